@@ -1,0 +1,27 @@
+// What the runtime library (libascendcl) offers the other int4pack libraries: the per-thread error
+// message and stream-ordered execution. Not installed; not part of the CANN API.
+#ifndef INT4PACK_RUNTIME_INTERNAL_API_H_
+#define INT4PACK_RUNTIME_INTERNAL_API_H_
+
+#include <functional>
+#include <string>
+
+#include "acl/acl_base.h"
+
+#define INT4PACK_INTERNAL __attribute__((visibility("default")))
+
+namespace int4pack::runtime {
+
+// Records the message that aclGetRecentErrMsg() hands out next on this thread (replacing any unread one).
+INT4PACK_INTERNAL void set_recent_error(std::string message);
+
+// Work run by a stream's worker. It returns ACL_SUCCESS or the status aclrtSynchronizeStream reports.
+using StreamWork = std::function<aclError()>;
+
+// Appends work to stream (nullptr: the current device's default stream). Returns ACL_SUCCESS, or an
+// error with the message recorded when the handle is not a live stream.
+INT4PACK_INTERNAL aclError enqueue(aclrtStream stream, StreamWork work);
+
+}  // namespace int4pack::runtime
+
+#endif  // INT4PACK_RUNTIME_INTERNAL_API_H_

@@ -1,0 +1,35 @@
+// aclTensor as the int4pack libraries see it. Not installed: CANN users only see the opaque type.
+#ifndef INT4PACK_TENSOR_TENSOR_H_
+#define INT4PACK_TENSOR_TENSOR_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "aclnn/acl_meta.h"
+#include "runtime/internal_api.h"
+
+struct aclTensor {
+  std::vector<int64_t> view_dims;
+  std::vector<int64_t> strides;  // always view_dims.size() entries (computed when the caller gave none)
+  int64_t offset = 0;            // in elements of dtype
+  aclDataType dtype = ACL_DT_UNDEFINED;
+  aclFormat format = ACL_FORMAT_UNDEFINED;  // view and storage format alike, as in CANN
+  std::vector<int64_t> storage_dims;
+  void *data = nullptr;  // borrowed, never freed here
+};
+
+namespace int4pack::tensor {
+
+// Most dims a descriptor may have; CANN's operators use at most 8.
+inline constexpr uint64_t kMaxDims = 64;
+
+// True when t was returned by aclCreateTensor and not yet destroyed.
+INT4PACK_INTERNAL bool is_live(const aclTensor *t);
+
+// Row-major strides for dims, computed with wrapping arithmetic so that absurd dims never overflow into
+// undefined behaviour (operators reject such shapes on their own).
+INT4PACK_INTERNAL std::vector<int64_t> contiguous_strides(const std::vector<int64_t> &dims);
+
+}  // namespace int4pack::tensor
+
+#endif  // INT4PACK_TENSOR_TENSOR_H_

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the build into a fresh prefix and builds the CANN-style example against it twice, as CANN users
+# build: with the plain compiler line and with the sample's CMake (ASCEND_PATH=PREFIX). Runs both and
+# checks the packed bytes they print. Also compiles the headers as C and links a C program.
+set -euo pipefail
+build=$(cd "$1" && pwd)
+src=$(cd "$2" && pwd)
+prefix="$build/install-check/prefix"
+work="$build/install-check"
+rm -rf "$work"
+mkdir -p "$work"
+
+cmake --install "$build" --prefix "$prefix" >/dev/null
+for f in include/acl/acl.h include/acl/acl_base.h include/acl/acl_rt.h include/aclnn/acl_meta.h \
+         include/aclnn/aclnn_base.h include/aclnnop/aclnn_convert_weight_to_int4_pack.h \
+         include/aclnnop/aclnn_int4_pack_to_weight.h lib64/libascendcl.so lib64/libnnopbase.so lib64/libopapi_nn.so; do
+  [ -e "$prefix/$f" ] || { echo "missing from the install: $f"; exit 1; }
+done
+
+expect() {  # $1: output file
+  grep -q 'INT4 ND (2, 8): *E1 C3 A5 87 10 32 54 76$' "$1"
+  grep -q 'INT32 ND (2, 1) words: *0x87A5C3E1 0x76543210$' "$1"
+  grep -q 'bytes 0-3: *E1 C3 A5 87$' "$1"
+  grep -q 'bytes 32-35: *10 32 54 76$' "$1"
+  grep -q 'non-zero bytes: 8$' "$1"
+  grep -q '2048 bytes, 612 of 0x11, 1436 of 0x00$' "$1"
+}
+
+echo "== plain compiler line"
+c++ -std=c++11 -Wall -Wextra -Werror "$src/examples/convert_weight_to_int4_pack.cpp" \
+    -I "$prefix/include" -L "$prefix/lib64" -lascendcl -lnnopbase -lopapi_nn -o "$work/example"
+LD_LIBRARY_PATH="$prefix/lib64" "$work/example" | tee "$work/plain.out"
+expect "$work/plain.out"
+
+echo "== CANN sample CMake with ASCEND_PATH=$prefix"
+cmake -S "$src/examples" -B "$work/cmake" -DASCEND_PATH="$prefix" >/dev/null
+cmake --build "$work/cmake" >/dev/null
+LD_LIBRARY_PATH="$prefix/lib64" "$work/cmake/convert_weight_to_int4_pack" > "$work/cmake.out"
+expect "$work/cmake.out"
+
+echo "== C"
+cc -std=c99 -Wall -Wextra -Werror "$src/tests/install/c_api.c" -I "$prefix/include" -L "$prefix/lib64" \
+   -lascendcl -lnnopbase -lopapi_nn -o "$work/c_api"
+LD_LIBRARY_PATH="$prefix/lib64" "$work/c_api"
+echo "installed example: OK"
