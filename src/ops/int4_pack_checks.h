@@ -12,6 +12,7 @@ struct PairNames {
   const char *api;      // e.g. "aclnnConvertWeightToINT4PackGetWorkspaceSize"
   const char *carrier;  // the INT32 ND tensor's argument name
   const char *packed;   // the packed tensor's argument name
+  bool packed_first;    // the packed tensor is the operator's first argument (checks follow argument order)
 };
 
 // What the checks establish, ready for a PackPlan / UnpackPlan.

@@ -16,6 +16,7 @@ namespace int4pack::runtime {
 INT4PACK_INTERNAL void set_recent_error(std::string message);
 
 // Work run by a stream's worker. It returns ACL_SUCCESS or the status aclrtSynchronizeStream reports.
+// It must not block on its own stream (synchronize, destroy, reset, finalize): that would wait for itself.
 using StreamWork = std::function<aclError()>;
 
 // Appends work to stream (nullptr: the current device's default stream). Returns ACL_SUCCESS, or an

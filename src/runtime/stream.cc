@@ -1,7 +1,5 @@
 #include "runtime/stream.h"
 
-#include <exception>
-
 namespace int4pack::runtime {
 
 Stream::Stream() : worker_([this] { run(); }) {}
@@ -49,7 +47,7 @@ void Stream::run() {
     aclError status = ACL_SUCCESS;
     try {
       status = work();
-    } catch (const std::exception &) {
+    } catch (...) {
       status = ACL_ERROR_INTERNAL_ERROR;  // never let an exception escape the worker thread
     }
     work = nullptr;  // release what the work captured before reporting completion

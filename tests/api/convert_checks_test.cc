@@ -53,12 +53,17 @@ struct Desc {
 };
 
 // INT32 ND weight (the carrier).
-Desc W(Dims view, aclDataType dtype = ACL_INT32) { return Desc{std::move(view), dtype}; }
+Desc W(Dims view, aclDataType dtype = ACL_INT32) {
+  Desc d;
+  d.view = std::move(view);
+  d.dtype = dtype;
+  return d;
+}
 // ND output/packed tensor.
-Desc Nd(Dims view, aclDataType dtype) { return Desc{std::move(view), dtype}; }
+Desc Nd(Dims view, aclDataType dtype) { return W(std::move(view), dtype); }
 // FRACTAL_NZ output/packed tensor with an explicit storage shape.
 Desc Nz(Dims view, aclDataType dtype, Dims storage) {
-  return Desc{std::move(view), dtype, ACL_FORMAT_FRACTAL_NZ, std::move(storage)};
+  return W(std::move(view), dtype).Format(ACL_FORMAT_FRACTAL_NZ).Storage(std::move(storage));
 }
 Desc NullTensor() {
   Desc d;
@@ -128,7 +133,9 @@ class CheckTest : public AclTest, public ::testing::WithParamInterface<CheckCase
     EXPECT_EQ(s, c.status) << msg;
     if (c.status != kOk) {
       EXPECT_TRUE(Mentions(msg, c.needles));
-      if (s == kOk) EXPECT_EQ(aclDestroyAclOpExecutor(ex), kOk);
+      if (s == kOk) {
+        EXPECT_EQ(aclDestroyAclOpExecutor(ex), kOk);
+      }
       return;
     }
     if (s != kOk) return;
@@ -178,7 +185,8 @@ const CheckCase kCheckTable[] = {
     // Row 4: formats.
     {"Row4WeightNz", W({32, 64}).Format(ACL_FORMAT_FRACTAL_NZ).Storage({8, 2, 16, 8}), Nd({32, 64}, ACL_INT4), kBad,
      {"weight format", "ND", "FRACTAL_NZ"}},
-    {"Row4WeightNchw", W({32, 64}).Format(ACL_FORMAT_NCHW), Nd({32, 64}, ACL_INT4), kBad, {"weight format", "but got NCHW"}},
+    {"Row4WeightNchw", W({32, 64}).Format(ACL_FORMAT_NCHW), Nd({32, 64}, ACL_INT4), kBad,
+     {"weight format", "but got NCHW"}},
     {"Row4OutputNchw", W({32, 64}), Nd({32, 64}, ACL_INT4).Format(ACL_FORMAT_NCHW), kBad,
      {"weightInt4Pack format", "but got NCHW"}},
     {"Row4OutputFractalZ", W({32, 64}), Nz({32, 64}, ACL_INT4, {1, 2, 16, 64}).Format(ACL_FORMAT_FRACTAL_Z), kBad,
@@ -187,7 +195,8 @@ const CheckCase kCheckTable[] = {
      kBad, {"weightInt4Pack format", "FRACTAL_NZ_C0_16"}},
     // Row 5: ranks, weight first, then output.
     {"Row5WeightRank0", W({}), Nd({32, 64}, ACL_INT4), kBad, {"weight view must have 2 dims", "[2, 2]", "got 0"}},
-    {"Row5WeightRank1", W({64}), Nd({64}, ACL_INT4), kBad, {"weight view must have 2 dims", "[2, 2]", "got 1", "(64,)"}},
+    {"Row5WeightRank1", W({64}), Nd({64}, ACL_INT4), kBad,
+     {"weight view must have 2 dims", "[2, 2]", "got 1", "(64,)"}},
     {"Row5WeightRank3", W({2, 32, 64}), Nd({2, 32, 64}, ACL_INT4), kBad,
      {"weight view must have 2 dims", "got 3", "(2, 32, 64)"}},
     {"Row5OutputRank1", W({32, 64}), Nd({2048}, ACL_INT4), kBad,
@@ -379,6 +388,10 @@ const CheckCase kUnpackCases[] = {
     {"UnpackNullPacked", W({32, 64}), NullTensor(), kNull, {"aclnnInt4PackToWeightGetWorkspaceSize", "packed is NULL"},
      Op::kUnpack},
     {"UnpackNullWeight", NullTensor(), Nd({32, 64}, ACL_INT4), kNull, {"weight is NULL"}, Op::kUnpack},
+    // Checks follow argument order: packed (the first argument) is reported before weight.
+    {"UnpackBothNullNamesPackedFirst", NullTensor(), NullTensor(), kNull, {"packed is NULL"}, Op::kUnpack},
+    {"UnpackBothDtypesBadNamesPackedFirst", W({32, 64}, ACL_FLOAT), Nd({32, 64}, ACL_INT8), kBad, {"packed dtype"},
+     Op::kUnpack},
     {"UnpackPackedDtypeInt8", W({32, 64}), Nd({32, 64}, ACL_INT8), kBad, {"packed dtype", "INT8", "[INT4, INT32]"},
      Op::kUnpack},
     {"UnpackWeightDtypeFloat", W({32, 64}, ACL_FLOAT), Nd({32, 64}, ACL_INT4), kBad, {"weight dtype", "FLOAT"},

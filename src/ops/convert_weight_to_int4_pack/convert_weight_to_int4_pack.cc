@@ -1,6 +1,5 @@
 // aclnnConvertWeightToINT4Pack: phase 1 checks and captures a PackPlan; phase 2 runs it on the stream.
 #include "aclnnop/aclnn_convert_weight_to_int4_pack.h"
-
 #include "core/pack.h"
 #include "ops/executor.h"
 #include "ops/int4_pack_checks.h"
@@ -17,11 +16,13 @@ aclnnStatus aclnnConvertWeightToINT4PackGetWorkspaceSize(const aclTensor *weight
                                                          uint64_t *workspaceSize, aclOpExecutor **executor) {
   using namespace int4pack;
   ops::Int4Pair pair;
-  const aclnnStatus status = ops::check_int4_pair({kPhase1, "weight", "weightInt4Pack"}, weight, weightInt4Pack, &pair);
+  const aclnnStatus status =
+      ops::check_int4_pair({kPhase1, "weight", "weightInt4Pack", false}, weight, weightInt4Pack, &pair);
   if (status != ACLNN_SUCCESS) return status;
   const PackPlan plan{pair.shape, pair.layout, static_cast<const int32_t *>(pair.carrier_data),
                       static_cast<uint8_t *>(pair.packed_data)};
-  return ops::publish_executor(kPhase1, [plan] { pack(plan); }, workspaceSize, executor);
+  return ops::publish_executor(
+      kPhase1, [plan] { pack(plan); }, workspaceSize, executor);
 }
 
 aclnnStatus aclnnConvertWeightToINT4Pack(void * /*workspace*/, uint64_t /*workspaceSize*/, aclOpExecutor *executor,
