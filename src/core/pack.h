@@ -1,13 +1,18 @@
-// The engine's entry points: pack an int32 carrier matrix into int4 (ND or FRACTAL_NZ) and back.
-// Plans hold raw spans that the caller has already validated; nothing here can fail.
+// The engine's entry points: pack an int32 carrier matrix into int4 (ND or FRACTAL_NZ) and back, with
+// the dispatched kernels, split over threads. Plans hold raw spans the caller has validated.
 #ifndef INT4PACK_CORE_PACK_H_
 #define INT4PACK_CORE_PACK_H_
 
 #include <cstdint>
+#include <string>
 
 #include "core/layout.h"
 
 namespace int4pack {
+
+namespace kernels {
+struct KernelTable;
+}
 
 // src: rows*cols int32 values, row-major. dst: packed_bytes(shape, layout) bytes; every byte is written
 // (NZ padding as 0). Values are masked with 0xF: 8 packs as -8, -9 as 7.
@@ -26,8 +31,22 @@ struct UnpackPlan {
   int32_t *dst = nullptr;
 };
 
+// What is wrong with the engine's settings (INT4PACK_ISA, INT4PACK_NUM_THREADS), or "" when it can
+// run. Callers check it before building plans; pack() and unpack() assume it is "".
+std::string engine_error();
+
+// With the active kernels and thread count. Small matrices stay on the calling thread.
 void pack(const PackPlan &plan);
 void unpack(const UnpackPlan &plan);
+
+// With a given table and thread count (tests and benchmarks compare ISAs and thread counts this way).
+void pack_with(const PackPlan &plan, const kernels::KernelTable &kernels, int threads);
+void unpack_with(const UnpackPlan &plan, const kernels::KernelTable &kernels, int threads);
+
+// Threads used per call: INT4PACK_NUM_THREADS, else the CPUs this process may run on, unless set here.
+int thread_count();
+// n >= 1 sets it; 0 returns to the default. False (and no change) for n < 0.
+bool set_thread_count(int n);
 
 }  // namespace int4pack
 

@@ -1,29 +1,76 @@
-// Kernel interface: one table of function pointers per instruction set. Kernels receive validated
-// spans and write every output byte; they never allocate and never fail.
+// Kernel interface: one table of function pointers per instruction set, chosen once at run time.
+//
+// Kernels receive spans the engine has validated and split between threads; they write every output
+// byte of their part (NZ padding as 0), never allocate and never fail. `streaming` asks for
+// non-temporal stores: the engine sets it when the output is too large to stay in cache anyway.
 #ifndef INT4PACK_KERNELS_KERNELS_H_
 #define INT4PACK_KERNELS_KERNELS_H_
 
 #include <cstdint>
+#include <string>
 
 #include "core/layout.h"
 
 namespace int4pack::kernels {
 
+// ND: the packed matrix is one flat run of value pairs. src: 2*bytes int32 values, dst: bytes.
+using PackNd = void (*)(const int32_t *src, uint8_t *dst, int64_t bytes, bool streaming);
+using UnpackNd = void (*)(const uint8_t *src, int32_t *dst, int64_t bytes);
+// NZ: the blocks of row blocks [rb_begin, rb_end), all column blocks. src and dst are the whole matrix
+// and the whole NZ buffer, so threads given disjoint row-block ranges never write the same byte.
+using PackNz = void (*)(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
+                        bool streaming);
+using UnpackNz = void (*)(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end);
+
 struct KernelTable {
-  const char *isa;  // "scalar", ...
-  // src rows*cols int32, dst packed_bytes(shape, kNd) bytes.
-  void (*pack_nd)(const int32_t *src, uint8_t *dst, MatrixShape shape);
-  // src rows*cols int32, dst packed_bytes(shape, kNz) bytes (padding written as 0).
-  void (*pack_nz)(const int32_t *src, uint8_t *dst, MatrixShape shape);
-  void (*unpack_nd)(const uint8_t *src, int32_t *dst, MatrixShape shape);
-  void (*unpack_nz)(const uint8_t *src, int32_t *dst, MatrixShape shape);
+  const char *isa;  // "scalar", "avx2", "avx512", "neon"
+  PackNd pack_nd;
+  PackNz pack_nz;
+  UnpackNd unpack_nd;
+  UnpackNz unpack_nz;
 };
 
-// Portable kernels: whole bytes at a time, NZ written block by block in output order.
-const KernelTable &scalar_kernels();
+// One file per ISA (pack_<isa>.cc, pack and unpack); only those files are compiled with ISA flags.
+void pack_nd_scalar(const int32_t *src, uint8_t *dst, int64_t bytes, bool streaming);
+void pack_nz_scalar(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
+                    bool streaming);
+void unpack_nd_scalar(const uint8_t *src, int32_t *dst, int64_t bytes);
+void unpack_nz_scalar(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end);
+#if defined(__x86_64__)
+void pack_nd_avx2(const int32_t *src, uint8_t *dst, int64_t bytes, bool streaming);
+void pack_nz_avx2(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
+                  bool streaming);
+void unpack_nd_avx2(const uint8_t *src, int32_t *dst, int64_t bytes);
+void unpack_nz_avx2(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end);
+void pack_nd_avx512(const int32_t *src, uint8_t *dst, int64_t bytes, bool streaming);
+void pack_nz_avx512(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
+                    bool streaming);
+void unpack_nd_avx512(const uint8_t *src, int32_t *dst, int64_t bytes);
+void unpack_nz_avx512(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end);
+#endif
+#if defined(__aarch64__)
+void pack_nd_neon(const int32_t *src, uint8_t *dst, int64_t bytes, bool streaming);
+void pack_nz_neon(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
+                  bool streaming);
+void unpack_nd_neon(const uint8_t *src, int32_t *dst, int64_t bytes);
+void unpack_nz_neon(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end);
+#endif
 
-// The table the engine uses.
-const KernelTable &active_kernels();
+// Every table this build contains, best first, scalar last, with whether this CPU and OS can run it.
+struct IsaSupport {
+  const KernelTable *table;
+  bool supported;
+};
+int compiled_isas(const IsaSupport **isas);
+
+// A supported table by name, or null (tests and benchmarks force ISAs this way).
+const KernelTable *find_supported(const std::string &isa);
+
+// The table the engine uses, decided once: the one INT4PACK_ISA names, else the best supported one.
+// Null when INT4PACK_ISA is unknown or names an ISA this CPU lacks; isa_error() then says why, and the
+// operator and the tool refuse to run instead of silently falling back.
+const KernelTable *active_kernels();
+const std::string &isa_error();
 
 }  // namespace int4pack::kernels
 

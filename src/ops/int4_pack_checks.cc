@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/pack.h"
 #include "tensor/tensor.h"
 
 namespace int4pack::ops {
@@ -312,6 +313,11 @@ aclnnStatus check_int4_pair(const PairNames &names, const aclTensor *carrier, co
   }
   if (c.data == nullptr) return fail(ACLNN_ERR_PARAM_NULLPTR, cname + " data address is NULL");
   if (p.data == nullptr) return fail(ACLNN_ERR_PARAM_NULLPTR, pname + " data address is NULL");
+
+  // The arguments are fine; the engine must be able to run them (INT4PACK_ISA / INT4PACK_NUM_THREADS).
+  if (const std::string why = engine_error(); !why.empty()) {
+    return fail(ACLNN_ERR_INNER_FIND_KERNEL_ERROR, "cannot run: " + why);
+  }
 
   pair->shape = shape;
   pair->layout = nz ? PackedLayout::kNz : PackedLayout::kNd;

@@ -1,8 +1,9 @@
-// Every kernel table against the reference, byte for byte, over shapes below, on and above each block
-// size (NZ blocks are 16 rows x 64 values), with the output pre-filled with a sentinel so unwritten
-// padding shows.
+// Every kernel table this CPU runs, and every thread count, against the reference, byte for byte.
+// Shapes sit below, on and above each block size (NZ blocks: 16 rows x 64 values; SIMD steps: 16 to 128
+// values); outputs are pre-filled with a sentinel so unwritten padding shows.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <tuple>
@@ -18,9 +19,9 @@ namespace {
 constexpr uint8_t kSentinel = 0xA5;
 
 const std::vector<int64_t> kRows = {1, 2, 15, 16, 17, 31, 33, 63, 64, 65, 97};
-const std::vector<int64_t> kCols = {2, 8, 14, 16, 18, 30, 62, 64, 66, 126, 128, 130, 194};
+const std::vector<int64_t> kCols = {2, 8, 14, 16, 18, 30, 32, 34, 62, 64, 66, 126, 128, 130, 194, 256, 258, 514};
 
-std::vector<int32_t> random_values(MatrixShape s, uint32_t seed, bool full_int32_range) {
+std::vector<int32_t> random_values(MatrixShape s, uint32_t seed, bool full_int32_range = false) {
   std::mt19937 gen(seed);
   std::uniform_int_distribution<int32_t> int4(-8, 7);
   std::uniform_int_distribution<int32_t> any(INT32_MIN, INT32_MAX);
@@ -29,65 +30,213 @@ std::vector<int32_t> random_values(MatrixShape s, uint32_t seed, bool full_int32
   return v;
 }
 
-std::vector<const kernels::KernelTable *> all_tables() { return {&kernels::scalar_kernels(), &kernels::active_kernels()}; }
+std::vector<uint8_t> reference_pack(const std::vector<int32_t> &src, MatrixShape shape, PackedLayout layout) {
+  std::vector<uint8_t> out(packed_bytes(shape, layout), kSentinel);
+  reference::pack({shape, layout, src.data(), out.data()});
+  return out;
+}
 
-using KernelCase = std::tuple<const kernels::KernelTable *, PackedLayout>;
+// Every ISA compiled in; the ones this CPU lacks are reported as skipped, not silently dropped.
+std::vector<std::string> compiled_isa_names() {
+  const kernels::IsaSupport *isas = nullptr;
+  const int n = kernels::compiled_isas(&isas);
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) names.push_back(isas[i].table->isa);
+  return names;
+}
 
-class KernelsVsReference : public ::testing::TestWithParam<KernelCase> {};
+const kernels::KernelTable &require_isa(const std::string &isa) {
+  const kernels::KernelTable *k = kernels::find_supported(isa);
+  if (k == nullptr) {
+    static const kernels::KernelTable none{};
+    return none;
+  }
+  return *k;
+}
+
+#define SKIP_IF_UNSUPPORTED(table, isa) \
+  if ((table).isa == nullptr) GTEST_SKIP() << "this CPU does not support " << (isa)
+
+using KernelCase = std::tuple<std::string, PackedLayout, bool>;  // isa, layout, streaming stores
+
+class KernelsVsReference : public ::testing::TestWithParam<KernelCase> {
+ protected:
+  // Runs the kernel over the whole matrix, in one call or in `pieces` disjoint calls as threads would.
+  void run_pack(const kernels::KernelTable &k, const std::vector<int32_t> &src, uint8_t *dst, MatrixShape shape,
+                int pieces) {
+    const auto [isa, layout, streaming] = GetParam();
+    if (layout == PackedLayout::kNd) {
+      const int64_t bytes = shape.rows * shape.cols / 2;
+      for (int p = 0; p < pieces; ++p) {
+        const int64_t begin = bytes * p / pieces;
+        const int64_t end = bytes * (p + 1) / pieces;
+        k.pack_nd(src.data() + 2 * begin, dst + begin, end - begin, streaming);
+      }
+    } else {
+      const int64_t row_blocks = nz_row_blocks(shape.rows);
+      for (int p = 0; p < pieces; ++p) {
+        k.pack_nz(src.data(), dst, shape, row_blocks * p / pieces, row_blocks * (p + 1) / pieces, streaming);
+      }
+    }
+  }
+};
 
 TEST_P(KernelsVsReference, PackMatchesReferenceOverEdgeShapes) {
-  const auto [table, layout] = GetParam();
+  const auto [isa, layout, streaming] = GetParam();
+  const kernels::KernelTable &k = require_isa(isa);
+  SKIP_IF_UNSUPPORTED(k, isa);
+  uint32_t seed = 1;
   for (int64_t rows : kRows) {
     for (int64_t cols : kCols) {
       const MatrixShape shape{rows, cols};
       SCOPED_TRACE(std::to_string(rows) + "x" + std::to_string(cols));
-      const auto src = random_values(shape, static_cast<uint32_t>(rows * 1000 + cols), false);
-      std::vector<uint8_t> want(packed_bytes(shape, layout), kSentinel);
-      std::vector<uint8_t> got(want.size(), kSentinel);
-      reference::pack({shape, layout, src.data(), want.data()});
-      (layout == PackedLayout::kNd ? table->pack_nd : table->pack_nz)(src.data(), got.data(), shape);
-      ASSERT_EQ(got, want);
+      const auto src = random_values(shape, seed++);
+      std::vector<uint8_t> got(packed_bytes(shape, layout), kSentinel);
+      run_pack(k, src, got.data(), shape, 1);
+      ASSERT_EQ(got, reference_pack(src, shape, layout));
     }
   }
 }
 
+TEST_P(KernelsVsReference, PackInDisjointPiecesMatchesReference) {
+  const auto [isa, layout, streaming] = GetParam();
+  const kernels::KernelTable &k = require_isa(isa);
+  SKIP_IF_UNSUPPORTED(k, isa);
+  for (MatrixShape shape : {MatrixShape{97, 514}, MatrixShape{130, 66}, MatrixShape{257, 130}}) {
+    const auto src = random_values(shape, static_cast<uint32_t>(shape.rows));
+    for (int pieces : {2, 3, 7}) {
+      SCOPED_TRACE(std::to_string(shape.rows) + "x" + std::to_string(shape.cols) + " in " + std::to_string(pieces));
+      std::vector<uint8_t> got(packed_bytes(shape, layout), kSentinel);
+      run_pack(k, src, got.data(), shape, pieces);
+      ASSERT_EQ(got, reference_pack(src, shape, layout));
+    }
+  }
+}
+
+// Output addresses that are not 16/32/64-byte aligned take the head/tail paths of the wide stores.
+TEST_P(KernelsVsReference, PackToMisalignedOutput) {
+  const auto [isa, layout, streaming] = GetParam();
+  const kernels::KernelTable &k = require_isa(isa);
+  SKIP_IF_UNSUPPORTED(k, isa);
+  const MatrixShape shape{33, 258};
+  const auto src = random_values(shape, 5);
+  const auto want = reference_pack(src, shape, layout);
+  for (size_t shift : {1, 3, 8, 17, 32, 33}) {
+    SCOPED_TRACE("shift " + std::to_string(shift));
+    std::vector<uint8_t> buffer(want.size() + 128, kSentinel);
+    run_pack(k, src, buffer.data() + shift, shape, 1);
+    ASSERT_EQ(std::vector<uint8_t>(buffer.begin() + shift, buffer.begin() + shift + want.size()), want);
+    for (size_t i = 0; i < shift; ++i) ASSERT_EQ(buffer[i], kSentinel);
+    for (size_t i = shift + want.size(); i < buffer.size(); ++i) ASSERT_EQ(buffer[i], kSentinel);
+  }
+}
+
 TEST_P(KernelsVsReference, OutOfRangeValuesAreMaskedLikeCann) {
-  const auto [table, layout] = GetParam();
-  const MatrixShape shape{17, 130};
+  const auto [isa, layout, streaming] = GetParam();
+  const kernels::KernelTable &k = require_isa(isa);
+  SKIP_IF_UNSUPPORTED(k, isa);
+  const MatrixShape shape{17, 258};
   const auto src = random_values(shape, 7, true);
-  std::vector<uint8_t> want(packed_bytes(shape, layout), kSentinel);
-  std::vector<uint8_t> got(want.size(), kSentinel);
-  reference::pack({shape, layout, src.data(), want.data()});
-  (layout == PackedLayout::kNd ? table->pack_nd : table->pack_nz)(src.data(), got.data(), shape);
-  EXPECT_EQ(got, want);
+  std::vector<uint8_t> got(packed_bytes(shape, layout), kSentinel);
+  run_pack(k, src, got.data(), shape, 1);
+  EXPECT_EQ(got, reference_pack(src, shape, layout));
 }
 
 TEST_P(KernelsVsReference, UnpackInvertsPack) {
-  const auto [table, layout] = GetParam();
+  const auto [isa, layout, streaming] = GetParam();
+  const kernels::KernelTable &k = require_isa(isa);
+  SKIP_IF_UNSUPPORTED(k, isa);
   for (int64_t rows : kRows) {
     for (int64_t cols : kCols) {
       const MatrixShape shape{rows, cols};
       SCOPED_TRACE(std::to_string(rows) + "x" + std::to_string(cols));
-      const auto src = random_values(shape, static_cast<uint32_t>(rows * 7 + cols), false);
-      std::vector<uint8_t> packed(packed_bytes(shape, layout));
-      reference::pack({shape, layout, src.data(), packed.data()});
-      std::vector<int32_t> want(src.size(), 0x5A5A5A5A);
+      const auto src = random_values(shape, static_cast<uint32_t>(rows * 7 + cols));
+      const auto packed = reference_pack(src, shape, layout);
       std::vector<int32_t> got(src.size(), 0x5A5A5A5A);
-      reference::unpack({shape, layout, packed.data(), want.data()});
-      (layout == PackedLayout::kNd ? table->unpack_nd : table->unpack_nz)(packed.data(), got.data(), shape);
-      ASSERT_EQ(want, src);
+      if (layout == PackedLayout::kNd) {
+        k.unpack_nd(packed.data(), got.data(), rows * cols / 2);
+      } else {
+        const int64_t rb = nz_row_blocks(rows);
+        k.unpack_nz(packed.data(), got.data(), shape, 0, rb / 2);  // in two pieces, as two threads would
+        k.unpack_nz(packed.data(), got.data(), shape, rb / 2, rb);
+      }
       ASSERT_EQ(got, src);
     }
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTables, KernelsVsReference,
-                         ::testing::Combine(::testing::ValuesIn(all_tables()),
-                                            ::testing::Values(PackedLayout::kNd, PackedLayout::kNz)),
+INSTANTIATE_TEST_SUITE_P(EveryIsa, KernelsVsReference,
+                         ::testing::Combine(::testing::ValuesIn(compiled_isa_names()),
+                                            ::testing::Values(PackedLayout::kNd, PackedLayout::kNz),
+                                            ::testing::Bool()),
                          [](const ::testing::TestParamInfo<KernelCase> &info) {
-                           return std::string(std::get<0>(info.param)->isa) + "_" + std::to_string(info.index) +
-                                  (std::get<1>(info.param) == PackedLayout::kNd ? "_nd" : "_nz");
+                           return std::get<0>(info.param) +
+                                  (std::get<1>(info.param) == PackedLayout::kNd ? "_nd" : "_nz") +
+                                  (std::get<2>(info.param) ? "_streaming" : "");
                          });
+
+// The engine's thread split, for every ISA and thread count, on shapes large enough to be split.
+using EngineCase = std::tuple<std::string, PackedLayout, int>;  // isa, layout, threads
+
+class EngineThreads : public ::testing::TestWithParam<EngineCase> {};
+
+TEST_P(EngineThreads, PackAndUnpackMatchReference) {
+  const auto [isa, layout, threads] = GetParam();
+  const kernels::KernelTable &k = require_isa(isa);
+  SKIP_IF_UNSUPPORTED(k, isa);
+  // 1.1 MB to 8.6 MB of input: several pieces per thread count, and past the streaming-store threshold.
+  for (MatrixShape shape : {MatrixShape{1041, 258}, MatrixShape{17, 16642}, MatrixShape{2063, 1042}}) {
+    SCOPED_TRACE(std::to_string(shape.rows) + "x" + std::to_string(shape.cols));
+    const auto src = random_values(shape, static_cast<uint32_t>(shape.cols));
+    std::vector<uint8_t> got(packed_bytes(shape, layout), kSentinel);
+    pack_with({shape, layout, src.data(), got.data()}, k, threads);
+    const auto want = reference_pack(src, shape, layout);
+    ASSERT_EQ(got, want);
+    std::vector<int32_t> back(src.size(), 0x5A5A5A5A);
+    unpack_with({shape, layout, got.data(), back.data()}, k, threads);
+    ASSERT_EQ(back, src);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryIsaAndThreadCount, EngineThreads,
+                         ::testing::Combine(::testing::ValuesIn(compiled_isa_names()),
+                                            ::testing::Values(PackedLayout::kNd, PackedLayout::kNz),
+                                            ::testing::Values(1, 2, 3, 4, 7)),
+                         [](const ::testing::TestParamInfo<EngineCase> &info) {
+                           return std::get<0>(info.param) +
+                                  (std::get<1>(info.param) == PackedLayout::kNd ? "_nd_" : "_nz_") +
+                                  std::to_string(std::get<2>(info.param)) + "threads";
+                         });
+
+TEST(Dispatch, ScalarIsAlwaysSupportedAndListedLast) {
+  const kernels::IsaSupport *isas = nullptr;
+  const int n = kernels::compiled_isas(&isas);
+  ASSERT_GE(n, 1);
+  EXPECT_STREQ(isas[n - 1].table->isa, "scalar");
+  EXPECT_TRUE(isas[n - 1].supported);
+}
+
+// INT4PACK_ISA (read once per process) picks the table; tests run under each supported value (see
+// tests/CMakeLists.txt), and this checks the choice was honoured.
+TEST(Dispatch, ActiveTableFollowsInt4packIsa) {
+  const char *forced = std::getenv("INT4PACK_ISA");
+  const kernels::KernelTable *active = kernels::active_kernels();
+  if (forced == nullptr || *forced == '\0') {
+    ASSERT_NE(active, nullptr);
+    const kernels::IsaSupport *isas = nullptr;
+    kernels::compiled_isas(&isas);
+    int best = 0;
+    while (!isas[best].supported) ++best;
+    EXPECT_EQ(active, isas[best].table) << "the best supported table is the default";
+  } else if (kernels::find_supported(forced) != nullptr) {
+    ASSERT_NE(active, nullptr);
+    EXPECT_STREQ(active->isa, forced);
+  } else {
+    EXPECT_EQ(active, nullptr);
+    EXPECT_NE(kernels::isa_error().find(forced), std::string::npos) << kernels::isa_error();
+    EXPECT_FALSE(engine_error().empty());
+  }
+}
 
 // The spec's worked example through the engine entry point.
 TEST(EnginePack, SpecWorkedExample) {
@@ -112,6 +261,17 @@ TEST(EnginePack, ReferenceSpecSingleValueExample) {
   std::vector<uint8_t> nz(2048, kSentinel);
   reference::pack({{18, 66}, PackedLayout::kNz, w.data(), nz.data()});
   for (size_t i = 0; i < nz.size(); ++i) ASSERT_EQ(nz[i], i == 1568 ? 0x50 : 0x00) << i;
+}
+
+TEST(EngineSettings, ThreadCountCanBeSetAndReset) {
+  const int initial = thread_count();
+  EXPECT_GE(initial, 1);
+  EXPECT_TRUE(set_thread_count(3));
+  EXPECT_EQ(thread_count(), 3);
+  EXPECT_FALSE(set_thread_count(-1));
+  EXPECT_EQ(thread_count(), 3);
+  EXPECT_TRUE(set_thread_count(0));
+  EXPECT_EQ(thread_count(), initial);
 }
 
 }  // namespace

@@ -1,0 +1,99 @@
+// AVX2 kernels. Compiled with -mavx2; called only when the CPU and OS support AVX2.
+#include <immintrin.h>
+
+#include "kernels/kernels.h"
+#include "kernels/nz_walk.h"
+
+namespace int4pack::kernels {
+namespace {
+
+// 64 int32 values -> 32 packed bytes, in order.
+inline __m256i pack64(const int32_t *src) {
+  const __m256i nibble = _mm256_set1_epi32(0xF);
+  const __m256i low_plus_16_high = _mm256_set1_epi32(0x00100001);  // madd weights: (a, b) -> a + 16 * b
+  __m256i pairs[4];
+  for (int i = 0; i < 4; ++i) {
+    const __m256i a = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + 16 * i)), nibble);
+    const __m256i b =
+        _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + 16 * i + 8)), nibble);
+    pairs[i] = _mm256_madd_epi16(_mm256_packus_epi32(a, b), low_plus_16_high);  // one packed byte per int32
+  }
+  const __m256i bytes =
+      _mm256_packus_epi16(_mm256_packus_epi32(pairs[0], pairs[1]), _mm256_packus_epi32(pairs[2], pairs[3]));
+  // The in-lane packs leave 16-bit words 0, 2, .., 14 of the result in the low lane and 1, 3, .., 15 in
+  // the high lane: interleave the two lanes' words.
+  const __m256i swapped = _mm256_permute4x64_epi64(bytes, 0x4E);
+  const __m256i first = _mm256_unpacklo_epi16(bytes, swapped);
+  const __m256i second = _mm256_unpackhi_epi16(bytes, swapped);
+  return _mm256_permute2x128_si256(first, second, 0x20);
+}
+
+// 16 packed bytes -> 32 int32 values, sign-extended.
+inline void unpack16(const uint8_t *src, int32_t *dst) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src));
+  const __m128i low_nibbles = _mm_set1_epi8(0x0F);
+  const __m128i eight = _mm_set1_epi8(8);
+  const __m128i lo = _mm_and_si128(x, low_nibbles);
+  const __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), low_nibbles);
+  // (n ^ 8) - 8 sign-extends a nibble within its byte.
+  const __m128i first = _mm_sub_epi8(_mm_xor_si128(_mm_unpacklo_epi8(lo, hi), eight), eight);
+  const __m128i second = _mm_sub_epi8(_mm_xor_si128(_mm_unpackhi_epi8(lo, hi), eight), eight);
+  auto *out = reinterpret_cast<__m256i *>(dst);
+  _mm256_storeu_si256(out + 0, _mm256_cvtepi8_epi32(first));
+  _mm256_storeu_si256(out + 1, _mm256_cvtepi8_epi32(_mm_srli_si128(first, 8)));
+  _mm256_storeu_si256(out + 2, _mm256_cvtepi8_epi32(second));
+  _mm256_storeu_si256(out + 3, _mm256_cvtepi8_epi32(_mm_srli_si128(second, 8)));
+}
+
+inline bool aligned32(const void *p) { return reinterpret_cast<uintptr_t>(p) % 32 == 0; }
+
+}  // namespace
+
+void pack_nd_avx2(const int32_t *src, uint8_t *dst, int64_t bytes, bool streaming) {
+  int64_t j = 0;
+  if (streaming) {
+    const int64_t head = static_cast<int64_t>((32 - reinterpret_cast<uintptr_t>(dst) % 32) % 32);
+    j = head < bytes ? head : bytes;
+    pack_pairs(src, dst, j);
+    for (; j + 32 <= bytes; j += 32) _mm256_stream_si256(reinterpret_cast<__m256i *>(dst + j), pack64(src + 2 * j));
+    _mm_sfence();
+  } else {
+    for (; j + 32 <= bytes; j += 32) _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + j), pack64(src + 2 * j));
+  }
+  pack_pairs(src + 2 * j, dst + j, bytes - j);
+}
+
+void pack_nz_avx2(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
+                  bool streaming) {
+  if (streaming && aligned32(dst)) {
+    walk_pack_nz(
+        src, dst, shape, rb_begin, rb_end,
+        [](const int32_t *in, uint8_t *out) { _mm256_stream_si256(reinterpret_cast<__m256i *>(out), pack64(in)); },
+        pack_tail,
+        [](uint8_t *out) { _mm256_stream_si256(reinterpret_cast<__m256i *>(out), _mm256_setzero_si256()); });
+    _mm_sfence();
+    return;
+  }
+  walk_pack_nz(
+      src, dst, shape, rb_begin, rb_end,
+      [](const int32_t *in, uint8_t *out) { _mm256_storeu_si256(reinterpret_cast<__m256i *>(out), pack64(in)); },
+      pack_tail, [](uint8_t *out) { _mm256_storeu_si256(reinterpret_cast<__m256i *>(out), _mm256_setzero_si256()); });
+}
+
+void unpack_nd_avx2(const uint8_t *src, int32_t *dst, int64_t bytes) {
+  int64_t j = 0;
+  for (; j + 16 <= bytes; j += 16) unpack16(src + j, dst + 2 * j);
+  unpack_pairs(src + j, dst + 2 * j, bytes - j);
+}
+
+void unpack_nz_avx2(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end) {
+  walk_unpack_nz(
+      src, dst, shape, rb_begin, rb_end,
+      [](const uint8_t *in, int32_t *out) {
+        unpack16(in, out);
+        unpack16(in + 16, out + 32);
+      },
+      unpack_pairs);
+}
+
+}  // namespace int4pack::kernels

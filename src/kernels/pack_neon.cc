@@ -1,0 +1,81 @@
+// NEON kernels for aarch64 hosts (Advanced SIMD is part of every AArch64 CPU).
+#include <arm_neon.h>
+
+#include "kernels/kernels.h"
+#include "kernels/nz_walk.h"
+
+namespace int4pack::kernels {
+namespace {
+
+// 32 int32 values -> 16 packed bytes. vld2 splits even and odd values; SLI puts the odd value's nibble
+// above the even one's; the narrowing moves keep the low byte of each lane.
+inline uint8x16_t pack32(const int32_t *src) {
+  int32x4_t pairs[4];
+  for (int i = 0; i < 4; ++i) {
+    const int32x4x2_t v = vld2q_s32(src + 8 * i);
+    pairs[i] = vsliq_n_s32(v.val[0], v.val[1], 4);
+  }
+  const int16x8_t first = vmovn_high_s32(vmovn_s32(pairs[0]), pairs[1]);
+  const int16x8_t second = vmovn_high_s32(vmovn_s32(pairs[2]), pairs[3]);
+  return vreinterpretq_u8_s8(vmovn_high_s16(vmovn_s16(first), second));
+}
+
+// 16 packed bytes -> 32 int32 values, sign-extended.
+inline void unpack16(const uint8_t *src, int32_t *dst) {
+  const uint8x16_t x = vld1q_u8(src);
+  const uint8x16_t lo = vandq_u8(x, vdupq_n_u8(0x0F));
+  const uint8x16_t hi = vshrq_n_u8(x, 4);
+  const uint8x16_t eight = vdupq_n_u8(8);
+  const int8x16_t halves[2] = {
+      vsubq_s8(vreinterpretq_s8_u8(veorq_u8(vzip1q_u8(lo, hi), eight)), vreinterpretq_s8_u8(eight)),
+      vsubq_s8(vreinterpretq_s8_u8(veorq_u8(vzip2q_u8(lo, hi), eight)), vreinterpretq_s8_u8(eight))};
+  for (int h = 0; h < 2; ++h) {
+    const int16x8_t low = vmovl_s8(vget_low_s8(halves[h]));
+    const int16x8_t high = vmovl_high_s8(halves[h]);
+    vst1q_s32(dst + 16 * h + 0, vmovl_s16(vget_low_s16(low)));
+    vst1q_s32(dst + 16 * h + 4, vmovl_high_s16(low));
+    vst1q_s32(dst + 16 * h + 8, vmovl_s16(vget_low_s16(high)));
+    vst1q_s32(dst + 16 * h + 12, vmovl_high_s16(high));
+  }
+}
+
+}  // namespace
+
+void pack_nd_neon(const int32_t *src, uint8_t *dst, int64_t bytes, bool /*streaming*/) {
+  int64_t j = 0;
+  for (; j + 16 <= bytes; j += 16) vst1q_u8(dst + j, pack32(src + 2 * j));
+  pack_pairs(src + 2 * j, dst + j, bytes - j);
+}
+
+void pack_nz_neon(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
+                  bool /*streaming*/) {
+  walk_pack_nz(
+      src, dst, shape, rb_begin, rb_end,
+      [](const int32_t *in, uint8_t *out) {
+        vst1q_u8(out, pack32(in));
+        vst1q_u8(out + 16, pack32(in + 32));
+      },
+      pack_tail,
+      [](uint8_t *out) {
+        vst1q_u8(out, vdupq_n_u8(0));
+        vst1q_u8(out + 16, vdupq_n_u8(0));
+      });
+}
+
+void unpack_nd_neon(const uint8_t *src, int32_t *dst, int64_t bytes) {
+  int64_t j = 0;
+  for (; j + 16 <= bytes; j += 16) unpack16(src + j, dst + 2 * j);
+  unpack_pairs(src + j, dst + 2 * j, bytes - j);
+}
+
+void unpack_nz_neon(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end) {
+  walk_unpack_nz(
+      src, dst, shape, rb_begin, rb_end,
+      [](const uint8_t *in, int32_t *out) {
+        unpack16(in, out);
+        unpack16(in + 16, out + 32);
+      },
+      unpack_pairs);
+}
+
+}  // namespace int4pack::kernels
