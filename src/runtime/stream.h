@@ -2,6 +2,7 @@
 #ifndef INT4PACK_RUNTIME_STREAM_H_
 #define INT4PACK_RUNTIME_STREAM_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -33,8 +34,10 @@ class Stream {
   std::condition_variable work_ready_;
   std::condition_variable work_done_;
   std::deque<StreamWork> queue_;
-  uint64_t enqueued_ = 0;   // tasks ever enqueued
-  uint64_t completed_ = 0;  // tasks ever completed
+  // Counters are also read without the lock, by the short spins that keep a small operation's
+  // submit-to-done round trip free of thread wake-ups.
+  std::atomic<uint64_t> enqueued_{0};   // tasks ever enqueued
+  std::atomic<uint64_t> completed_{0};  // tasks ever completed
   aclError first_error_ = ACL_SUCCESS;
   bool closing_ = false;
   std::thread worker_;
