@@ -25,6 +25,8 @@ ensure_packages() {
 
 BUILD_PACKAGES=(g++ cmake ninja-build)
 TEST_PACKAGES=(libgtest-dev libgmock-dev)
+# scripts/test-aarch64: the cross toolchain, qemu-user to run its binaries, GoogleTest's sources
+AARCH64_PACKAGES=(g++-aarch64-linux-gnu qemu-user googletest cmake ninja-build)
 
 # configure_and_build DIR [CMAKE_ARGS...]
 configure_and_build() {

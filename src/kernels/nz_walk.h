@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <new>
 
 #include "core/layout.h"
 
@@ -33,33 +35,86 @@ inline NzGeometry nz_geometry(MatrixShape shape) {
   return g;
 }
 
-// Writes the blocks of row blocks [rb_begin, rb_end), each block whole and in address order, so a
-// block's 512 bytes go out as consecutive full cache lines:
+// Writes the blocks of row blocks [rb_begin, rb_end). A row block's 16 rows are consecutive in memory,
+// so they are read front to back, one sequential stream, packing each 64-value segment into its block
+// in a staging area that stays in cache (L2). Finished blocks go out whole (512 contiguous bytes,
+// streaming stores included), spread over the packing of the next row block, so reads and writes
+// interleave evenly as they do for ND. (Measured alternatives: reading the 16 rows side by side, writing
+// row segments straight to their blocks, or flushing all blocks at once were 10-50% slower.)
+// Rows wider than the staging area are done in slices of it.
 //   full(in, out)            64 values -> 32 bytes
-//   tail(in, out, live)      2*live values -> live bytes, then zeros up to 32
-//   zero(out)                32 zero bytes (block rows past the last matrix row)
-template <typename Full, typename Tail, typename Zero>
+//   tail(in, out, live)      2*live values -> live bytes, then zeros up to 32 (a partial column block)
+//   flush(staged, out)       512 bytes from the staging area to the output
+inline constexpr int64_t kStagedBlocks = 256;     // per half: a whole row of up to 16384 values
+inline constexpr int64_t kFallbackStagedBlocks = 8;  // per half, on the stack, if the heap says no
+
+// The calling thread's two staging halves, allocated once per thread (pool and stream threads live long).
+inline uint8_t *thread_staging() {
+  thread_local std::unique_ptr<uint8_t[]> area(new (std::nothrow) uint8_t[2 * kStagedBlocks * kBlockBytes + 64]);
+  if (area == nullptr) return nullptr;
+  const auto base = reinterpret_cast<uintptr_t>(area.get());
+  return area.get() + (64 - base % 64) % 64;
+}
+
+template <typename Full, typename Tail, typename Flush>
 inline void walk_pack_nz(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
-                         Full full, Tail tail, Zero zero) {
+                         Full full, Tail tail, Flush flush) {
   const NzGeometry g = nz_geometry(shape);
-  for (int64_t rb = rb_begin; rb < rb_end; ++rb) {
-    for (int64_t cb = 0; cb < g.col_blocks; ++cb) {
-      uint8_t *block = dst + (cb * g.row_blocks + rb) * kBlockBytes;
-      const bool partial = cb == g.col_blocks - 1 && g.tail_bytes != kBlockRowBytes;
-      for (int64_t r = 0; r < kBlockRows; ++r) {
-        const int64_t row = rb * kBlockRows + r;
-        uint8_t *out = block + r * kBlockRowBytes;
+  alignas(64) uint8_t fallback[2 * kFallbackStagedBlocks * kBlockBytes];
+  uint8_t *staging = thread_staging();
+  const int64_t half_blocks = staging != nullptr ? kStagedBlocks : kFallbackStagedBlocks;
+  if (staging == nullptr) staging = fallback;
+
+  // A staged unit: row blocks [rb0, rb0 + row_blocks) x column blocks [cb0, cb0 + blocks). Blocks of
+  // consecutive row blocks are adjacent in the output, so a narrow matrix stages several row blocks and
+  // each column block goes out as one longer contiguous run. `flushed` counts blocks already written.
+  struct Unit {
+    uint8_t *staged;
+    int64_t rb0, row_blocks, cb0, blocks, flushed;
+    int64_t total() const { return row_blocks * blocks; }
+  };
+  Unit pending{nullptr, 0, 0, 0, 0, 0};
+  const auto flush_until = [&](int64_t count) {
+    for (; pending.flushed < count; ++pending.flushed) {
+      const int64_t b = pending.flushed / pending.row_blocks;
+      const int64_t j = pending.flushed % pending.row_blocks;
+      flush(pending.staged + pending.flushed * kBlockBytes,
+            dst + ((pending.cb0 + b) * g.row_blocks + pending.rb0 + j) * kBlockBytes);
+    }
+  };
+
+  const int64_t unit_row_blocks = g.col_blocks >= half_blocks ? 1 : half_blocks / g.col_blocks;
+  int64_t unit_index = 0;
+  for (int64_t rb0 = rb_begin; rb0 < rb_end; rb0 += unit_row_blocks) {
+    const int64_t nrb = rb_end - rb0 < unit_row_blocks ? rb_end - rb0 : unit_row_blocks;
+    for (int64_t cb0 = 0; cb0 < g.col_blocks; cb0 += half_blocks, ++unit_index) {
+      const int64_t blocks = g.col_blocks - cb0 < half_blocks ? g.col_blocks - cb0 : half_blocks;
+      const bool ends_partial = cb0 + blocks == g.col_blocks && g.tail_bytes != kBlockRowBytes;
+      const int64_t full_blocks = ends_partial ? blocks - 1 : blocks;
+      uint8_t *half = staging + (unit_index % 2) * half_blocks * kBlockBytes;
+      const int64_t rows = nrb * kBlockRows;
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t row = rb0 * kBlockRows + r;
+        // Staged block (b, j) sits at (b * nrb + j) * 512, in output order.
+        uint8_t *out = half + ((r / kBlockRows) * kBlockBytes) + (r % kBlockRows) * kBlockRowBytes;
+        const int64_t block_step = nrb * kBlockBytes;
         if (row >= shape.rows) {
-          zero(out);
-        } else if (partial) {
-          tail(src + row * shape.cols + cb * 2 * kBlockRowBytes, out, g.tail_bytes);
+          for (int64_t b = 0; b < blocks; ++b) std::memset(out + b * block_step, 0, kBlockRowBytes);
         } else {
-          full(src + row * shape.cols + cb * 2 * kBlockRowBytes, out);
+          const int32_t *in = src + row * shape.cols + cb0 * 2 * kBlockRowBytes;
+          for (int64_t b = 0; b < full_blocks; ++b) full(in + b * 2 * kBlockRowBytes, out + b * block_step);
+          if (ends_partial) tail(in + full_blocks * 2 * kBlockRowBytes, out + full_blocks * block_step, g.tail_bytes);
         }
+        flush_until(pending.total() * (r + 1) / rows);  // the previous unit, spread over this one's rows
       }
+      flush_until(pending.total());
+      pending = Unit{half, rb0, nrb, cb0, blocks, 0};
     }
   }
+  flush_until(pending.total());
 }
+
+inline void copy_block(const uint8_t *staged, uint8_t *out) { std::memcpy(out, staged, kBlockBytes); }
 
 // The inverse walk: reads the blocks of row blocks [rb_begin, rb_end); padding is never read.
 //   full(in, out)            32 bytes -> 64 values
@@ -110,7 +165,6 @@ inline void pack_tail(const int32_t *src, uint8_t *dst, int64_t live) {
   std::memset(dst + live, 0, static_cast<size_t>(kBlockRowBytes - live));
 }
 
-inline void zero_block_row(uint8_t *dst) { std::memset(dst, 0, kBlockRowBytes); }
 
 }  // namespace
 }  // namespace int4pack::kernels

@@ -65,19 +65,20 @@ void pack_nd_avx2(const int32_t *src, uint8_t *dst, int64_t bytes, bool streamin
 
 void pack_nz_avx2(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
                   bool streaming) {
+  const auto full = [](const int32_t *in, uint8_t *out) {
+    _mm256_store_si256(reinterpret_cast<__m256i *>(out), pack64(in));  // into the aligned staging area
+  };
   if (streaming && aligned32(dst)) {
-    walk_pack_nz(
-        src, dst, shape, rb_begin, rb_end,
-        [](const int32_t *in, uint8_t *out) { _mm256_stream_si256(reinterpret_cast<__m256i *>(out), pack64(in)); },
-        pack_tail,
-        [](uint8_t *out) { _mm256_stream_si256(reinterpret_cast<__m256i *>(out), _mm256_setzero_si256()); });
+    walk_pack_nz(src, dst, shape, rb_begin, rb_end, full, pack_tail, [](const uint8_t *staged, uint8_t *out) {
+      for (int64_t i = 0; i < kBlockBytes; i += 32) {
+        _mm256_stream_si256(reinterpret_cast<__m256i *>(out + i),
+                            _mm256_load_si256(reinterpret_cast<const __m256i *>(staged + i)));
+      }
+    });
     _mm_sfence();
     return;
   }
-  walk_pack_nz(
-      src, dst, shape, rb_begin, rb_end,
-      [](const int32_t *in, uint8_t *out) { _mm256_storeu_si256(reinterpret_cast<__m256i *>(out), pack64(in)); },
-      pack_tail, [](uint8_t *out) { _mm256_storeu_si256(reinterpret_cast<__m256i *>(out), _mm256_setzero_si256()); });
+  walk_pack_nz(src, dst, shape, rb_begin, rb_end, full, pack_tail, copy_block);
 }
 
 void unpack_nd_avx2(const uint8_t *src, int32_t *dst, int64_t bytes) {

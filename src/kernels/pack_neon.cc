@@ -55,11 +55,7 @@ void pack_nz_neon(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t r
         vst1q_u8(out, pack32(in));
         vst1q_u8(out + 16, pack32(in + 32));
       },
-      pack_tail,
-      [](uint8_t *out) {
-        vst1q_u8(out, vdupq_n_u8(0));
-        vst1q_u8(out + 16, vdupq_n_u8(0));
-      });
+      pack_tail, copy_block);
 }
 
 void unpack_nd_neon(const uint8_t *src, int32_t *dst, int64_t bytes) {

@@ -13,7 +13,7 @@ void pack_nz_scalar(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t
                     bool /*streaming*/) {
   walk_pack_nz(
       src, dst, shape, rb_begin, rb_end, [](const int32_t *in, uint8_t *out) { pack_pairs(in, out, kBlockRowBytes); },
-      pack_tail, zero_block_row);
+      pack_tail, copy_block);
 }
 
 void unpack_nd_scalar(const uint8_t *src, int32_t *dst, int64_t bytes) { unpack_pairs(src, dst, bytes); }

@@ -10,8 +10,9 @@ namespace int4pack::runtime {
 namespace {
 
 // How long the worker looks for new work, and a synchronising caller for completion, before sleeping.
-// Waking a sleeping thread costs about 10 us each way; a 64x64 pack takes well under 1 us.
-constexpr std::chrono::microseconds kSpin{50};
+// Waking a sleeping thread costs 10 to 100 us (more in a busy VM); a 64x64 pack takes under 1 us. The
+// window must outlast a wake-up, or a submit/synchronize loop settles into paying one every call.
+constexpr std::chrono::microseconds kSpin{250};
 
 inline void cpu_relax() {
 #if defined(__x86_64__)
@@ -21,14 +22,18 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until ready() or kSpin has passed; true when ready() held.
+// Spins until ready() or kSpin has passed; true when ready() held. Yields now and then so that a
+// spinning thread never keeps a runnable one (the worker it waits for, say) off a busy CPU.
 template <typename Ready>
 bool spin_until(const Ready &ready) {
   const auto deadline = std::chrono::steady_clock::now() + kSpin;
   for (int i = 0;; ++i) {
     if (ready()) return true;
     cpu_relax();
-    if ((i & 63) == 63 && std::chrono::steady_clock::now() >= deadline) return false;
+    if ((i & 63) == 63) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::yield();
+    }
   }
 }
 

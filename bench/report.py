@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Turns one run of pack_bench (Google Benchmark JSON) and numpy_pack.py into the table of ratios that
+scripts/bench prints, and writes both, merged, as JSON.
+
+usage: report.py CPP_JSON NUMPY_JSON OUT_JSON"""
+import json
+import sys
+
+UNIT_TO_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
+COMBOS = ["int4_nd", "int4_nz", "int32_nd", "int32_nz"]
+
+
+def load_cpp(path):
+    with open(path) as f:
+        data = json.load(f)
+    times, counters = {}, {}
+    # With --benchmark_repetitions the median of the repetitions stands for each benchmark.
+    aggregated = any(b.get("run_type") == "aggregate" for b in data["benchmarks"])
+    for b in data["benchmarks"]:
+        if b.get("error_occurred"):
+            continue
+        if aggregated and b.get("aggregate_name") != "median":
+            continue
+        key = b["run_name"].split("/min_time")[0].split("/iterations")[0].split("/real_time")[0]
+        times[key] = b["real_time"] * UNIT_TO_MS[b["time_unit"]]
+        counters[key] = b
+    return data.get("context", {}), times, counters
+
+
+def main():
+    cpp_path, numpy_path, out_path = sys.argv[1:4]
+    context, t, counters = load_cpp(cpp_path)
+    with open(numpy_path) as f:
+        numpy = json.load(f)
+    numpy_ms = {(r["layout"], f'{r["rows"]}x{r["cols"]}'): r["median_ms"] for r in numpy["results"]}
+
+    shapes = sorted({k.split("/")[-1] for k in t if k.startswith("read_only/")},
+                    key=lambda s: (-int(s.split("x")[0]) * int(s.split("x")[1]), s))
+    isas = sorted({k.split("/")[1] for k in t if k.startswith("engine_isa/")}, key=lambda i: i == "scalar")
+    threads = int(counters[f"ours/int4_nd/{shapes[0]}"]["threads_used"])
+
+    rows = []
+    print(f"int4pack benchmark: {context.get('num_cpus', '?')} CPUs at {context.get('mhz_per_cpu', '?')} MHz, "
+          f"{threads} threads, numpy {numpy['numpy_version']}; every ratio from this one run.")
+    print("GB/s = int32 input read per second. 'of limit' = ours / a read-only pass over the same input on all "
+          "threads.\n")
+    header = (f"{'shape':<12} {'output':<9} {'ms':>9} {'GB/s':>7} {'of limit':>9} {'vs CANN per-elem':>17} "
+              f"{'vs numpy':>9} {'all vs 1 thread':>16}")
+    print(header)
+    print("-" * len(header))
+    for shape in shapes:
+        r, c = (int(x) for x in shape.split("x"))
+        gb = r * c * 4 / 1e9
+        for combo in COMBOS:
+            layout = combo.split("_")[1]
+            ours = t[f"ours/{combo}/{shape}"]
+            row = {
+                "shape": shape, "output": combo, "ms": ours, "input_GBps": gb / (ours / 1e3),
+                "fraction_of_read_only": t[f"read_only/{shape}"] / ours,
+                "speedup_vs_cann_per_element": t[f"cann_per_element/{layout}/{shape}"] / ours,
+                "speedup_vs_numpy": numpy_ms[(layout, shape)] / ours,
+                "speedup_all_threads_vs_one": t[f"engine_1thread/{layout}/{shape}"] / t[f"engine_isa/{isas[0]}/{layout}/{shape}"],
+            }
+            rows.append(row)
+            print(f"{shape:<12} {combo:<9} {ours:>9.3f} {row['input_GBps']:>7.2f} {row['fraction_of_read_only']:>9.2f} "
+                  f"{row['speedup_vs_cann_per_element']:>16.1f}x {row['speedup_vs_numpy']:>8.1f}x "
+                  f"{row['speedup_all_threads_vs_one']:>15.2f}x")
+
+    print(f"\nEach ISA vs scalar (engine, {threads} threads; ms and speed-up):")
+    header = f"{'shape':<12} {'layout':<6} " + " ".join(f"{isa:>18}" for isa in isas)
+    print(header)
+    print("-" * len(header))
+    isa_rows = []
+    for shape in shapes:
+        for layout in ("nd", "nz"):
+            scalar = t[f"engine_isa/scalar/{layout}/{shape}"]
+            cells = []
+            for isa in isas:
+                ms = t[f"engine_isa/{isa}/{layout}/{shape}"]
+                isa_rows.append({"shape": shape, "layout": layout, "isa": isa, "ms": ms, "speedup_vs_scalar": scalar / ms})
+                cells.append(f"{ms:>9.3f} ({scalar / ms:>4.1f}x)")
+            print(f"{shape:<12} {layout:<6} " + " ".join(f"{c:>18}" for c in cells))
+
+    e2e = counters["end_to_end_64x64"]
+    print(f"\n64x64 weight, phase 1 + phase 2 + aclrtSynchronizeStream: median {e2e['median_us']:.2f} us, "
+          f"p90 {e2e['p90_us']:.2f} us, p99 {e2e['p99_us']:.2f} us")
+
+    print("\nIssue 3 targets on 4096x14336:")
+    for row in rows:
+        if row["shape"] == "4096x14336" and row["output"] in ("int4_nd", "int4_nz"):
+            checks = [("of limit >= 0.85", row["fraction_of_read_only"] >= 0.85),
+                      ("vs CANN >= 100x", row["speedup_vs_cann_per_element"] >= 100),
+                      ("vs numpy >= 10x", row["speedup_vs_numpy"] >= 10)]
+            print(f"  {row['output']}: " + ", ".join(f"{name}: {'yes' if ok else 'NO'}" for name, ok in checks))
+    print(f"  64x64 end to end under 20 us: {'yes' if e2e['median_us'] < 20 else 'NO'}")
+
+    with open(out_path, "w") as f:
+        json.dump({"context": context, "threads": threads, "numpy_version": numpy["numpy_version"],
+                   "outputs": rows, "isas": isa_rows,
+                   "end_to_end_64x64_us": {k: e2e[k] for k in ("median_us", "p90_us", "p99_us")}}, f, indent=1)
+    print(f"\nJSON: {out_path}")
+
+
+if __name__ == "__main__":
+    main()
