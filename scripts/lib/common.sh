@@ -23,8 +23,8 @@ ensure_packages() {
   fi
 }
 
-BUILD_PACKAGES=(g++ cmake ninja-build)
-TEST_PACKAGES=(libgtest-dev libgmock-dev)
+BUILD_PACKAGES=(g++ cmake ninja-build libcli11-dev nlohmann-json3-dev)
+TEST_PACKAGES=(libgtest-dev libgmock-dev python3-numpy)
 # scripts/test-aarch64: the cross toolchain, qemu-user to run its binaries, GoogleTest's sources
 AARCH64_PACKAGES=(g++-aarch64-linux-gnu qemu-user googletest cmake ninja-build)
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -104,7 +105,44 @@ void split_nz(MatrixShape shape, int threads, const Kernel &kernel) {
   run_parts(parts, threads, [&](int p) { kernel(row_blocks * p / parts, row_blocks * (p + 1) / parts); });
 }
 
+// (v - low) has no bit above the low four exactly when v is in [low, low + 15]: a branch-free OR that
+// compilers vectorise with plain SSE2 / NEON.
+template <typename T>
+bool within_16(const uint8_t *p, int64_t n, int32_t low) {
+  uint32_t outside = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, p + i * static_cast<int64_t>(sizeof(T)), sizeof(T));
+    outside |= static_cast<uint32_t>(static_cast<int32_t>(v) - low) & ~0xFu;
+  }
+  return outside == 0;
+}
+
+bool within_16(const uint8_t *p, int64_t n, int element_bytes, bool is_signed, int32_t low) {
+  switch (element_bytes * (is_signed ? 1 : -1)) {
+    case 4: return within_16<int32_t>(p, n, low);
+    case 2: return within_16<int16_t>(p, n, low);
+    case 1: return within_16<int8_t>(p, n, low);
+    case -4: return within_16<uint32_t>(p, n, low);
+    case -2: return within_16<uint16_t>(p, n, low);
+    case -1: return within_16<uint8_t>(p, n, low);
+    default: return false;
+  }
+}
+
 }  // namespace
+
+bool carriers_fit_int4(const void *data, int64_t count, int element_bytes, bool is_signed, int32_t low) {
+  const auto *p = static_cast<const uint8_t *>(data);
+  const int parts = parts_for(count * element_bytes, thread_count(), count);
+  std::atomic<bool> fits{true};
+  run_parts(parts, thread_count(), [&](int part) {
+    const int64_t begin = count * part / parts;
+    const int64_t end = count * (part + 1) / parts;
+    if (!within_16(p + begin * element_bytes, end - begin, element_bytes, is_signed, low)) fits = false;
+  });
+  return fits;
+}
 
 std::string engine_error() {
   if (!kernels::isa_error().empty()) return kernels::isa_error();

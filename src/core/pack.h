@@ -43,6 +43,11 @@ void unpack(const UnpackPlan &plan);
 void pack_with(const PackPlan &plan, const kernels::KernelTable &kernels, int threads);
 void unpack_with(const UnpackPlan &plan, const kernels::KernelTable &kernels, int threads);
 
+// Whether every value of a carrier (count values of element_bytes 1, 2 or 4, signed or not, little-
+// endian, any alignment) lies in [low, low + 15]: the int4 range of a signed ([-8, 7]) or offset-8
+// ([0, 15]) encoding. Read at memory speed, on the engine's threads; converters run it before packing.
+bool carriers_fit_int4(const void *data, int64_t count, int element_bytes, bool is_signed, int32_t low);
+
 // Threads used per call: INT4PACK_NUM_THREADS, else the CPUs this process may run on, unless set here.
 int thread_count();
 // n >= 1 sets it; 0 returns to the default. False (and no change) for n < 0.

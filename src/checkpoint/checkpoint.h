@@ -1,0 +1,37 @@
+// A checkpoint: one .safetensors file, or a directory with a sharded model (an *.safetensors.index.json
+// whose weight_map names the shard of every tensor) plus other files (config, tokenizer).
+#ifndef INT4PACK_CHECKPOINT_CHECKPOINT_H_
+#define INT4PACK_CHECKPOINT_CHECKPOINT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "checkpoint/safetensors.h"
+
+namespace int4pack::checkpoint {
+
+struct Checkpoint {
+  std::string path;        // as given
+  bool is_directory = false;
+  std::string index_name;  // "model.safetensors.index.json", or "" for a single file / unindexed dir
+  std::string index_text;  // the index JSON as read
+  std::vector<std::string> shard_names;                  // file names inside the directory (or the file's name)
+  std::vector<std::unique_ptr<SafetensorsFile>> shards;  // same order
+  std::vector<std::string> other_files;                  // regular files to copy verbatim (directories only)
+
+  uint64_t total_bytes() const;   // of every shard
+  uint64_t tensor_count() const;
+};
+
+// Opens and validates a checkpoint: every shard (see SafetensorsFile), and for an index: a JSON object
+// whose weight_map maps each tensor to a plain file name in the directory, listing every tensor of every
+// shard exactly once.
+Checkpoint open_checkpoint(const std::string &path);
+
+// The index for an output checkpoint: the input's, with metadata.total_size set to total_size.
+std::string rewrite_index(const std::string &index_text, uint64_t total_size);
+
+}  // namespace int4pack::checkpoint
+
+#endif  // INT4PACK_CHECKPOINT_CHECKPOINT_H_

@@ -1,0 +1,289 @@
+#include "checkpoint/int4_tensors.h"
+
+#include <cstring>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "core/pack.h"
+
+namespace int4pack::checkpoint {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr size_t kMaxValueProblems = 5;  // per tensor; the rest are counted
+
+std::string shape_text(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+bool ends_with(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Calls f(index, value) for every element of a carrier tensor, as int32.
+template <typename F>
+void for_each_value(const SafetensorsFile &file, const TensorEntry &t, F f) {
+  const uint8_t *p = file.data(t);
+  const int64_t n = t.elements();
+  if (t.dtype == "I32") {
+    for (int64_t i = 0; i < n; ++i) {
+      int32_t v;
+      std::memcpy(&v, p + 4 * i, 4);
+      if (!f(i, v)) return;
+    }
+  } else if (t.dtype == "I16") {
+    for (int64_t i = 0; i < n; ++i) {
+      int16_t v;
+      std::memcpy(&v, p + 2 * i, 2);
+      if (!f(i, v)) return;
+    }
+  } else if (t.dtype == "I8") {
+    for (int64_t i = 0; i < n; ++i) {
+      if (!f(i, static_cast<int8_t>(p[i]))) return;
+    }
+  } else if (t.dtype == "U8") {
+    for (int64_t i = 0; i < n; ++i) {
+      if (!f(i, p[i])) return;
+    }
+  }
+}
+
+bool values_in_range(const SafetensorsFile &file, const TensorEntry &t, int32_t lo) {
+  if (!is_carrier_dtype(t.dtype)) return false;
+  file.prefetch(t);
+  return carriers_fit_int4(file.data(t), t.elements(), static_cast<int>(dtype_size(t.dtype)), t.dtype != "U8", lo);
+}
+
+int32_t low_limit(InputEncoding e) { return e == InputEncoding::kSigned ? -8 : 0; }
+int32_t high_limit(InputEncoding e) { return low_limit(e) + 15; }  // both encodings span 16 values
+
+// The packed matrix's shape: the tensor's, transposed on request.
+MatrixShape packed_matrix(const TensorEntry &t, const PackOptions &o) {
+  return o.transpose ? MatrixShape{t.shape[1], t.shape[0]} : MatrixShape{t.shape[0], t.shape[1]};
+}
+
+// Carrier values as the int32 matrix the engine packs: cast, shifted for offset8, transposed on request.
+std::vector<int32_t> carrier_matrix(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o) {
+  const MatrixShape m = packed_matrix(t, o);
+  std::vector<int32_t> out(static_cast<size_t>(m.rows * m.cols));
+  const int32_t shift = o.input == InputEncoding::kOffset8 ? 8 : 0;
+  const int64_t stored_cols = t.shape[1];
+  for_each_value(file, t, [&](int64_t i, int32_t v) {
+    const int64_t r = i / stored_cols;
+    const int64_t c = i % stored_cols;
+    out[static_cast<size_t>(o.transpose ? c * m.cols + r : i)] = v - shift;
+    return true;
+  });
+  return out;
+}
+
+std::vector<int64_t> storage_shape(MatrixShape m, const PackOptions &o) {
+  if (o.layout == PackedLayout::kNd) return {m.rows, o.int32_words ? m.cols / 8 : m.cols / 2};
+  const auto nz = nz_storage_shape(m, o.int32_words ? 8 : 1);
+  // As stored: INT4 elements are counted in bytes (U8), two per byte.
+  return {nz[0], nz[1], nz[2], o.int32_words ? nz[3] : nz[3] / 2};
+}
+
+std::vector<int32_t> unpacked_matrix(const SafetensorsFile &file, const TensorEntry &packed, const PackedRecord &r) {
+  const MatrixShape m{r.view_shape[0], r.view_shape[1]};
+  const PackOptions o = r.options();
+  std::vector<int32_t> values(static_cast<size_t>(m.rows * m.cols));
+  std::vector<uint8_t> bytes(packed.bytes());
+  std::memcpy(bytes.data(), file.data(packed), bytes.size());
+  unpack({m, o.layout, bytes.data(), values.data()});
+  return values;
+}
+
+}  // namespace
+
+PackOptions PackedRecord::options() const {
+  PackOptions o;
+  o.layout = format == "nz" ? PackedLayout::kNz : PackedLayout::kNd;
+  o.int32_words = dtype == "int32";
+  o.transpose = transposed;
+  o.input = input == "offset8" ? InputEncoding::kOffset8 : InputEncoding::kSigned;
+  return o;
+}
+
+std::string encode_record(const PackedRecord &r) {
+  Json j = {{"format", r.format},
+            {"dtype", r.dtype},
+            {"view_shape", r.view_shape},
+            {"original_dtype", r.original_dtype},
+            {"original_shape", r.original_shape},
+            {"transposed", r.transposed},
+            {"input", r.input},
+            {"nibble_order", r.nibble_order}};
+  return j.dump();
+}
+
+PackedRecord decode_record(const std::string &where, const std::string &text) {
+  PackedRecord r;
+  try {
+    const Json j = Json::parse(text);
+    r.format = j.at("format").get<std::string>();
+    r.dtype = j.at("dtype").get<std::string>();
+    r.view_shape = j.at("view_shape").get<std::vector<int64_t>>();
+    r.original_dtype = j.at("original_dtype").get<std::string>();
+    r.original_shape = j.at("original_shape").get<std::vector<int64_t>>();
+    r.transposed = j.at("transposed").get<bool>();
+    r.input = j.at("input").get<std::string>();
+    r.nibble_order = j.at("nibble_order").get<std::string>();
+  } catch (const Json::exception &e) {
+    throw FormatError(where + ": int4pack record is not valid: " + e.what());
+  }
+  const bool shapes_ok = r.view_shape.size() == 2 && r.original_shape.size() == 2 && r.view_shape[0] > 0 &&
+                         r.view_shape[1] > 0 && r.view_shape[1] % 2 == 0 &&
+                         r.original_shape == (r.transposed ? std::vector<int64_t>{r.view_shape[1], r.view_shape[0]}
+                                                           : r.view_shape);
+  if ((r.format != "nd" && r.format != "nz") || (r.dtype != "int4" && r.dtype != "int32") || !shapes_ok ||
+      (r.dtype == "int32" && r.view_shape[1] % 8 != 0) || !is_carrier_dtype(r.original_dtype) ||
+      (r.input != "signed" && r.input != "offset8") || r.nibble_order != "low_first") {
+    throw FormatError(where + ": int4pack record is not one this version can read: " + text);
+  }
+  return r;
+}
+
+bool is_carrier_dtype(const std::string &dtype) {
+  return dtype == "I32" || dtype == "I16" || dtype == "I8" || dtype == "U8";
+}
+
+bool looks_like_int4_weight(const SafetensorsFile &file, const TensorEntry &t, InputEncoding input) {
+  if (!ends_with(t.name, "weight") || !is_carrier_dtype(t.dtype) || t.shape.size() != 2 || t.elements() == 0) {
+    return false;
+  }
+  return values_in_range(file, t, low_limit(input));
+}
+
+std::vector<std::string> check_tensor(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o) {
+  std::vector<std::string> problems;
+  const std::string what = file.path() + ": tensor '" + t.name + "'";
+  if (!is_carrier_dtype(t.dtype)) {
+    problems.push_back(what + ": dtype " + t.dtype + " is not an integer carrier (I32, I16, I8, U8)");
+    return problems;
+  }
+  if (t.shape.size() != 2) {
+    problems.push_back(what + ": shape " + shape_text(t.shape) + " is not 2-D");
+    return problems;
+  }
+  const MatrixShape m = packed_matrix(t, o);
+  const int64_t align = o.int32_words ? 8 : 2;
+  if (m.rows == 0 || m.cols == 0) problems.push_back(what + ": shape " + shape_text(t.shape) + " is empty");
+  if (m.cols % align != 0) {
+    problems.push_back(what + ": the packed matrix " + shape_text({m.rows, m.cols}) + (o.transpose ? " (transposed)" : "") +
+                       " needs a last dim that is a multiple of " + std::to_string(align) + " for " +
+                       (o.int32_words ? "int32" : "int4") + " output, but it is " + std::to_string(m.cols));
+  }
+  const int32_t lo = low_limit(o.input);
+  const int32_t hi = high_limit(o.input);
+  if (values_in_range(file, t, lo)) return problems;
+  size_t bad = 0;  // the slow scan, only to name the offending elements
+  for_each_value(file, t, [&](int64_t i, int32_t v) {
+    if (v < lo || v > hi) {
+      if (++bad <= kMaxValueProblems) {
+        problems.push_back(what + ": element [" + std::to_string(i / t.shape[1]) + ", " +
+                           std::to_string(i % t.shape[1]) + "] = " + std::to_string(v) + " is outside [" +
+                           std::to_string(lo) + ", " + std::to_string(hi) + "]" +
+                           (o.input == InputEncoding::kOffset8 ? " (--input offset8)" : " (--input signed)"));
+      }
+    }
+    return true;
+  });
+  if (bad > kMaxValueProblems) {
+    problems.push_back(what + ": and " + std::to_string(bad - kMaxValueProblems) + " more elements out of range");
+  }
+  return problems;
+}
+
+std::vector<uint8_t> packed_bytes_of(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o) {
+  const MatrixShape m = packed_matrix(t, o);
+  std::vector<uint8_t> out(packed_bytes(m, o.layout));  // (its zero fill costs 1/8 of a read of the input)
+  file.prefetch(t);
+  const bool direct = t.dtype == "I32" && !o.transpose && o.input == InputEncoding::kSigned &&
+                      reinterpret_cast<uintptr_t>(file.data(t)) % alignof(int32_t) == 0;
+  if (direct) {
+    pack({m, o.layout, reinterpret_cast<const int32_t *>(file.data(t)), out.data()});
+  } else {
+    const std::vector<int32_t> values = carrier_matrix(file, t, o);
+    pack({m, o.layout, values.data(), out.data()});
+  }
+  return out;
+}
+
+OutputTensor packed_output(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o,
+                           PackedRecord *record) {
+  const MatrixShape m = packed_matrix(t, o);
+  record->format = o.layout == PackedLayout::kNz ? "nz" : "nd";
+  record->dtype = o.int32_words ? "int32" : "int4";
+  record->view_shape = {m.rows, m.cols};
+  record->original_dtype = t.dtype;
+  record->original_shape = t.shape;
+  record->transposed = o.transpose;
+  record->input = o.input == InputEncoding::kOffset8 ? "offset8" : "signed";
+  OutputTensor out;
+  out.name = t.name;
+  out.dtype = o.int32_words ? "I32" : "U8";
+  out.shape = storage_shape(m, o);
+  out.bytes = packed_bytes(m, o.layout);
+  out.write = [&file, &t, o](Sink &sink) {
+    const std::vector<uint8_t> bytes = packed_bytes_of(file, t, o);
+    file.release(t);
+    sink.write(bytes.data(), bytes.size());
+  };
+  return out;
+}
+
+OutputTensor unpacked_output(const SafetensorsFile &file, const TensorEntry &packed, const PackedRecord &r) {
+  const std::string where = file.path() + ": tensor '" + packed.name + "'";
+  const PackOptions o = r.options();
+  const MatrixShape m{r.view_shape[0], r.view_shape[1]};
+  size_t expected = 0;
+  if (!packed_bytes_checked(m, o.layout, &expected) || expected != packed.bytes() ||
+      packed.dtype != (o.int32_words ? "I32" : "U8") || packed.shape != storage_shape(m, o)) {
+    throw FormatError(where + ": its " + packed.dtype + " " + shape_text(packed.shape) +
+                      " storage does not match its int4pack record " + encode_record(r));
+  }
+  OutputTensor out;
+  out.name = packed.name;
+  out.dtype = r.original_dtype;
+  out.shape = r.original_shape;
+  out.bytes = static_cast<uint64_t>(m.rows * m.cols) * dtype_size(r.original_dtype);
+  out.write = [&file, &packed, r, m, o](Sink &sink) {
+    const std::vector<int32_t> values = unpacked_matrix(file, packed, r);
+    file.release(packed);
+    const int32_t shift = o.input == InputEncoding::kOffset8 ? 8 : 0;
+    const size_t width = dtype_size(r.original_dtype);
+    std::vector<uint8_t> bytes(values.size() * width);
+    const int64_t stored_cols = r.original_shape[1];
+    for (int64_t i = 0; i < m.rows * m.cols; ++i) {
+      // Element i of the stored (original) layout.
+      const int64_t src = o.transpose ? (i % stored_cols) * m.cols + i / stored_cols : i;
+      const int32_t v = values[static_cast<size_t>(src)] + shift;
+      std::memcpy(bytes.data() + i * width, &v, width);  // little-endian: the low bytes of v
+    }
+    sink.write(bytes.data(), bytes.size());
+  };
+  return out;
+}
+
+OutputTensor passthrough_output(const SafetensorsFile &file, const TensorEntry &t) {
+  OutputTensor out;
+  out.name = t.name;
+  out.dtype = t.dtype;
+  out.shape = t.shape;
+  out.bytes = t.bytes();
+  out.write = [&file, &t](Sink &sink) {
+    constexpr uint64_t kChunk = uint64_t{64} << 20;  // release the map behind us as we go
+    for (uint64_t done = 0; done < t.bytes(); done += kChunk) {
+      const uint64_t n = std::min(kChunk, t.bytes() - done);
+      sink.write(file.data(t) + done, n);
+    }
+    file.release(t);
+  };
+  return out;
+}
+
+}  // namespace int4pack::checkpoint

@@ -1,0 +1,402 @@
+#!/usr/bin/env bash
+# int4pack end to end, checked from the outside: usage: cli_test.sh INT4PACK PYTHON SAFETENSORS_IO_PY
+#
+# Checkpoints are written, and the tool's output read back and re-derived, by safetensors_io.py (json,
+# struct and numpy only; no code shared with the tool). Every check is counted; the script exits 1 when
+# any failed, naming each.
+set -u
+if [ $# -ne 3 ]; then
+  echo "usage: $0 INT4PACK PYTHON SAFETENSORS_IO_PY" >&2
+  exit 2
+fi
+TOOL=$1
+PY=$2
+IO=$3
+W=$(mktemp -d "${TMPDIR:-/tmp}/int4pack-cli-test.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+cd "$W" || exit 2
+
+# The sanitizers make any report fatal (and a leak an error exit), so a memory bug fails a check below.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}abort_on_error=0:exitcode=99"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}${UBSAN_OPTIONS:+:}print_stacktrace=1:halt_on_error=1:exitcode=98"
+
+checks=0
+failed=()
+ok() { checks=$((checks + 1)); }
+bad() {
+  checks=$((checks + 1))
+  failed+=("$1")
+  echo "FAIL: $1" >&2
+  if [ -s "$W/err" ]; then sed 's/^/    stderr: /' "$W/err" | head -20 >&2; fi
+  if [ -s "$W/out" ]; then sed 's/^/    stdout: /' "$W/out" | head -10 >&2; fi
+}
+check() {  # check DESCRIPTION COMMAND...: the command must succeed
+  local what=$1
+  shift
+  if "$@"; then ok; else bad "$what"; fi
+}
+st() { "$PY" "$IO" "$@"; }
+
+# run WANT_RC COMMAND...: runs the tool with stdout in $W/out, stderr in $W/err; checks the exit code
+# (WANT_RC "nonzero" accepts 1..127: an error exit that is neither a crash nor a signal).
+rc=0
+run() {
+  local want=$1
+  shift
+  "$TOOL" "$@" >"$W/out" 2>"$W/err"
+  rc=$?
+  if [ "$want" = nonzero ]; then
+    if [ "$rc" -ge 1 ] && [ "$rc" -lt 128 ] && [ "$rc" -ne 98 ] && [ "$rc" -ne 99 ]; then ok; else bad "int4pack $* exited $rc, wanted an error exit (1..127)"; fi
+  elif [ "$rc" -eq "$want" ]; then
+    ok
+  else
+    bad "int4pack $* exited $rc, wanted $want"
+  fi
+}
+err_has() {  # err_has TEXT...: $W/err holds every TEXT (fixed strings)
+  local t
+  for t in "$@"; do
+    if grep -qF -- "$t" "$W/err"; then ok; else bad "stderr lacks '$t'"; fi
+  done
+}
+out_has() {
+  local t
+  for t in "$@"; do
+    if grep -qF -- "$t" "$W/out"; then ok; else bad "stdout lacks '$t'"; fi
+  done
+}
+one_error_line() {  # exactly one line on stderr, starting "int4pack:"
+  if [ "$(wc -l <"$W/err")" -eq 1 ] && head -c 9 "$W/err" | grep -qx 'int4pack:'; then ok; else bad "$1: stderr is not one 'int4pack:' line"; fi
+}
+absent() {  # absent PATH: neither PATH nor any PATH.int4pack-tmp-* / .int4pack-old-* exists
+  local p=$1 left
+  left=$(ls -d "$p" "$p".int4pack-tmp-* "$p".int4pack-old-* 2>/dev/null)
+  if [ -z "$left" ]; then ok; else bad "left behind: $left"; fi
+}
+no_temporaries() {  # no_temporaries DIR: no *.int4pack-tmp-* / *.int4pack-old-* anywhere under DIR
+  local left
+  left=$(find "$1" -name '*.int4pack-tmp-*' -o -name '*.int4pack-old-*')
+  if [ -z "$left" ]; then ok; else bad "temporaries left behind: $left"; fi
+}
+json_ok() {  # stdout is one JSON document; PYEXPR (optional) is asserted on it as `j`
+  if "$PY" -c 'import json,sys
+j = json.load(open(sys.argv[1]))
+sys.exit(0 if len(sys.argv) < 3 or eval(sys.argv[2]) else 1)' "$W/out" "$@"; then ok; else bad "stdout is not JSON satisfying ${1:-(parse)}"; fi
+}
+
+start=$(date +%s.%N)
+section() { echo "== $1 (at $(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)") s)"; }
+
+# ---------------------------------------------------------------------------------------------------
+section "help and usage"
+run 0 --help
+out_has convert unpack verify inspect demo
+run 0 convert --help
+out_has --format --dtype --include --exclude --transpose --input --threads --quiet --json --force
+run nonzero
+run nonzero convert only-one-argument
+run nonzero convert a b --format xx
+run nonzero convert a b --dtype int8
+run nonzero convert a b --input unsigned
+run nonzero convert a b --threads 0
+run nonzero convert does-not-exist.safetensors out.safetensors
+one_error_line "missing input"
+err_has does-not-exist.safetensors
+absent out.safetensors
+
+# ---------------------------------------------------------------------------------------------------
+section "round trips: --format nd|nz x --dtype int4|int32 x [--transpose], aligned and misaligned data"
+check "make-mixed" st make-mixed mixed.safetensors
+check "make-mixed --unaligned" st make-mixed mixed-u.safetensors --unaligned
+for src in mixed mixed-u; do
+  for format in nd nz; do
+    for dtype in int4 int32; do
+      for transpose in "" --transpose; do
+        tag="$src $format $dtype ${transpose:-plain}"
+        p=p-$src-$format-$dtype$transpose.safetensors
+        r=r-$src-$format-$dtype$transpose.safetensors
+        run 0 convert $src.safetensors $p --format $format --dtype $dtype $transpose --quiet
+        if [ -s "$W/out" ]; then bad "$tag: --quiet printed: $(head -1 "$W/out")"; else ok; fi
+        check "$tag: packed as specified" st check-packed $src.safetensors $p --format $format --dtype $dtype $transpose
+        run 0 unpack $p $r --quiet
+        check "$tag: unpack gives back the original tensors" st same $src.safetensors $r
+        run 0 verify $src.safetensors $p
+        out_has "verified: 10 tensors (4 packed) checked, 0 failures"
+      done
+    done
+  done
+done
+# Packing does not depend on the thread count.
+run 0 convert mixed.safetensors t1.safetensors --format nz --threads 1 -q
+run 0 convert mixed.safetensors t3.safetensors --format nz --threads 3 -q
+check "--threads 1 and --threads 3 give the same file" cmp -s t1.safetensors t3.safetensors
+
+section "--input offset8"
+check "make-offset8" st make-offset8 offset8.safetensors
+for format in nd nz; do
+  for dtype in int4 int32; do
+    p=o-$format-$dtype.safetensors
+    run 0 convert offset8.safetensors $p --input offset8 --format $format --dtype $dtype -q
+    check "offset8 $format $dtype: packed as specified" st check-packed offset8.safetensors $p --input offset8 --format $format --dtype $dtype
+    run 0 unpack $p ro-$format-$dtype.safetensors -q
+    check "offset8 $format $dtype: round trip" st same offset8.safetensors ro-$format-$dtype.safetensors
+    run 0 verify offset8.safetensors $p -q
+  done
+done
+# b.weight is 17 x 96: transposed its last dim is odd, so it cannot be packed; everything else can.
+run nonzero convert offset8.safetensors ot.safetensors --input offset8 --transpose
+err_has "'b.weight'" "multiple of 2" "nothing was written"
+absent ot.safetensors
+run 0 convert offset8.safetensors ot.safetensors --input offset8 --transpose --exclude '^b\.' --format nz -q
+check "offset8 transposed, b excluded: packed as specified" \
+  st check-packed offset8.safetensors ot.safetensors --input offset8 --transpose --format nz --exclude '^b\.'
+run 0 unpack ot.safetensors rot.safetensors -q
+check "offset8 transposed: round trip" st same offset8.safetensors rot.safetensors
+run 0 verify offset8.safetensors ot.safetensors -q
+# Read as signed, nothing in this file is an int4 weight (values up to 15).
+run nonzero convert offset8.safetensors os.safetensors
+one_error_line "nothing to pack"
+err_has "no tensor to pack"
+absent os.safetensors
+
+section "--include / --exclude"
+# --include packs exactly the matching tensors (here: a non-"weight" name, and only the I8 weight).
+run 0 convert mixed.safetensors inc.safetensors --include '(v_proj\.weight|q_proj\.bias)$' -q
+check "--include: exactly the matches packed" st check-packed mixed.safetensors inc.safetensors --include '(v_proj\.weight|q_proj\.bias)$'
+run nonzero convert mixed.safetensors exc2.safetensors --exclude 'proj\.weight$' -q
+err_has "no tensor to pack"
+absent exc2.safetensors
+run 0 convert mixed.safetensors exc3.safetensors --exclude '^layers\.0\.(q|k)_proj' -q
+check "--exclude: the rest of the default selection packed" st check-packed mixed.safetensors exc3.safetensors --exclude '^layers\.0\.(q|k)_proj'
+run nonzero convert mixed.safetensors rx.safetensors --include '(unclosed'
+one_error_line "bad regex"
+err_has "--include" "not a valid regular expression"
+absent rx.safetensors
+run nonzero convert mixed.safetensors none.safetensors --include 'no-such-tensor'
+err_has "none matches --include"
+absent none.safetensors
+
+# ---------------------------------------------------------------------------------------------------
+section "validation reports every problem and writes nothing"
+check "make-two-bad" st make-two-bad two-bad.safetensors
+run 1 convert two-bad.safetensors two-bad-out.safetensors --include 'weight$'
+err_has "'first_bad.weight'" "element [2, 5] = 9" "'second_bad.weight'" "element [5, 3] = -100" "2 problems"
+absent two-bad-out.safetensors
+# Dimension and dtype problems are reported along with value problems.
+run 1 convert mixed.safetensors sel.safetensors --include '(big\.weight|embed\.weight|norm\.weight)$'
+err_has "'layers.0.big.weight'" "= 100" "'embed.weight'" "F32" "'layers.0.norm.weight'" "not 2-D" "3 problems"
+absent sel.safetensors
+# Already packed tensors are not packed twice.
+run 1 convert p-mixed-nd-int4.safetensors twice.safetensors
+err_has "already packed"
+absent twice.safetensors
+
+section "existing output: refused without --force, replaced with it"
+printf 'precious\n' >existing.safetensors
+run nonzero convert mixed.safetensors existing.safetensors
+err_has "already exists" "--force"
+check "existing output untouched" grep -qx precious existing.safetensors
+run 0 convert mixed.safetensors existing.safetensors --force -q
+check "--force: replaced with the packed file" st check-packed mixed.safetensors existing.safetensors
+no_temporaries "$W"
+printf 'precious\n' >existing-r.safetensors
+run nonzero unpack p-mixed-nd-int4.safetensors existing-r.safetensors
+check "unpack: existing output untouched" grep -qx precious existing-r.safetensors
+run 0 unpack p-mixed-nd-int4.safetensors existing-r.safetensors --force -q
+check "unpack --force: replaced" st same mixed.safetensors existing-r.safetensors
+
+# ---------------------------------------------------------------------------------------------------
+section "sharded checkpoints"
+run 0 demo --dir demo -q
+D=demo/w4-int32-carriers
+check "demo wrote an index" test -f $D/model.safetensors.index.json
+for dtype in int4 int32; do
+  O=sharded-$dtype
+  run 0 convert $D $O --format nz --dtype $dtype --json
+  json_ok 'j["packed_count"] == 28 and j["passed_through_count"] == 34 and len(j["packed"]) == 28'
+  for shard in model-00001-of-00002.safetensors model-00002-of-00002.safetensors; do
+    check "sharded $dtype: $shard packed as specified" st check-packed $D/$shard $O/$shard --format nz --dtype $dtype
+  done
+  for f in config.json tokenizer.json; do
+    check "sharded $dtype: $f copied" cmp -s $D/$f $O/$f
+  done
+  check "sharded $dtype: index rewritten (same weight_map, total_size of the packed tensors)" "$PY" -c '
+import json, sys
+sys.path.insert(0, sys.argv[3])
+import safetensors_io as io
+a = json.load(open(sys.argv[1] + "/model.safetensors.index.json"))
+b = json.load(open(sys.argv[2] + "/model.safetensors.index.json"))
+total = sum(len(t.data) for s in sorted(set(b["weight_map"].values())) for t in io.read(sys.argv[2] + "/" + s)[1].values())
+assert a["weight_map"] == b["weight_map"], "weight_map changed"
+assert b["metadata"]["total_size"] == total, (b["metadata"], total)
+assert total < a["metadata"]["total_size"]
+' $D $O "$(dirname "$IO")"
+  check "sharded $dtype: same files" diff <(ls $D) <(ls $O)
+  run 0 verify $D $O
+  out_has "verified: 62 tensors (28 packed) checked, 0 failures"
+  run 0 unpack $O unpacked-$dtype -q
+  for shard in model-00001-of-00002.safetensors model-00002-of-00002.safetensors; do
+    check "sharded $dtype: $shard round trip" st same $D/$shard unpacked-$dtype/$shard
+  done
+  check "sharded $dtype: unpack copies the other files" cmp -s $D/config.json unpacked-$dtype/config.json
+done
+# Directory output: refused if it exists, replaced with --force (nothing of the old one left).
+run nonzero convert $D sharded-int4
+err_has "already exists"
+touch sharded-int4/marker
+run 0 convert $D sharded-int4 --force --format nd -q
+check "--force replaced the output directory" test ! -e sharded-int4/marker
+check "replaced directory holds the new output" st check-packed $D/model-00001-of-00002.safetensors sharded-int4/model-00001-of-00002.safetensors --format nd
+no_temporaries "$W"
+# A bad shard in a directory: one line naming it, no output directory.
+cp -r $D broken
+head -c 1000 $D/model-00002-of-00002.safetensors >broken/model-00002-of-00002.safetensors
+run nonzero convert broken broken-out
+one_error_line "bad shard"
+err_has model-00002-of-00002.safetensors
+absent broken-out
+# An index naming a tensor that no shard has.
+cp -r $D badindex
+"$PY" -c 'import json,sys; p=sys.argv[1]; j=json.load(open(p)); j["weight_map"]["ghost.weight"]="model-00001-of-00002.safetensors"; json.dump(j, open(p, "w"))' \
+  badindex/model.safetensors.index.json
+run nonzero convert badindex badindex-out
+one_error_line "bad index"
+err_has "ghost.weight"
+absent badindex-out
+
+# ---------------------------------------------------------------------------------------------------
+section "inspect, and --json of every subcommand"
+run 0 inspect p-mixed-nz-int4--transpose.safetensors
+out_has layers.0.q_proj.weight "int4 nz of I32 [48, 128] transposed" "10 tensors in 1 shard"
+run 0 inspect p-mixed-nz-int4--transpose.safetensors --json
+json_ok '[t["packed"] != "" for t in j["tensors"]].count(True) == 4 and len(j["tensors"]) == 10'
+run 0 inspect $D --json
+json_ok 'len(j["shards"]) == 2 and len(j["tensors"]) == 62'
+run 0 convert mixed.safetensors js.safetensors --json
+json_ok 'j["command"] == "convert" and j["packed_count"] == 4 and j["passed_through_count"] == 6'
+run 0 unpack js.safetensors jsu.safetensors --json
+json_ok 'j["command"] == "unpack" and j["unpacked_count"] == 4'
+run 0 verify mixed.safetensors js.safetensors --json
+json_ok 'j["failures"] == 0 and j["packed_tensors_checked"] == 4 and len(j["tensors"]) == 10'
+
+# ---------------------------------------------------------------------------------------------------
+section "verify finds differences"
+cp p-mixed-nz-int32.safetensors corrupt.safetensors
+check "flip a packed byte" st flip-packed-byte corrupt.safetensors
+run 1 verify mixed.safetensors corrupt.safetensors
+out_has MISMATCH layers.0.q_proj.weight FAILED
+run 1 verify mixed.safetensors corrupt.safetensors --json
+json_ok 'j["failures"] == 1 and [t["name"] for t in j["tensors"] if t["status"] == "MISMATCH"] == ["layers.0.q_proj.weight"]'
+check "drop a tensor" st drop-tensor p-mixed-nd-int4.safetensors dropped.safetensors embed.weight
+run 1 verify mixed.safetensors dropped.safetensors
+out_has MISSING embed.weight
+run 1 verify dropped.safetensors p-mixed-nd-int4.safetensors
+out_has EXTRA embed.weight
+# Verifying an unpacked file against the original: all pass-through, all the same.
+run 0 verify mixed.safetensors r-mixed-nz-int4.safetensors -q
+# A pass-through tensor that changed.
+cp p-mixed-nd-int4.safetensors changed.safetensors
+check "flip a pass-through byte" st flip-byte changed.safetensors embed.weight
+run 1 verify mixed.safetensors changed.safetensors -q
+out_has MISMATCH embed.weight
+
+# ---------------------------------------------------------------------------------------------------
+section "malformed files: one clear line, an error exit, no crash, nothing written"
+good=mixed.safetensors
+for case in $(st bad-cases); do
+  f=bad-$case.safetensors
+  check "make-bad $case" st make-bad "$case" $f
+  run nonzero convert $f out-$case.safetensors
+  one_error_line "convert $case"
+  err_has "$f"
+  absent out-$case.safetensors
+  run nonzero unpack $f out-$case.safetensors
+  one_error_line "unpack $case"
+  absent out-$case.safetensors
+  run nonzero inspect $f
+  one_error_line "inspect $case"
+  run nonzero verify $f $good
+  one_error_line "verify ORIGINAL $case"
+  run nonzero verify $good $f
+  one_error_line "verify PACKED $case"
+done
+# The message names the problem.
+expect_bad() {  # expect_bad CASE TEXT...
+  local case=$1
+  shift
+  run nonzero inspect bad-$case.safetensors
+  err_has "$@"
+}
+expect_bad truncated truncated
+expect_bad truncated-data "'w.weight'" "out of bounds"
+expect_bad header-past-end "past the end"
+expect_bad invalid-json "not valid JSON"
+expect_bad out-of-bounds "'w.weight'" "out of bounds"
+expect_bad overlap "'a.weight'" "'b.weight'" overlap
+expect_bad hole hole "'b.weight'"
+expect_bad length-mismatch "'w.weight'" "byte length 16" "[2, 3]"
+expect_bad duplicate-name duplicate "'w.weight'"
+expect_bad unknown-dtype "'w.weight'" "unknown dtype"
+expect_bad header-over-100mb "100 MB"
+expect_bad non-utf8-name UTF-8
+# Packed files whose int4pack record is unreadable, or does not fit its tensor.
+check "bad record" st set-record p-mixed-nd-int4.safetensors badrecord.safetensors layers.0.k_proj.weight '{not json'
+run nonzero unpack badrecord.safetensors badrecord-out.safetensors
+one_error_line "unreadable record"
+err_has "'layers.0.k_proj.weight'" "int4pack record is not valid"
+absent badrecord-out.safetensors
+check "wrong record" st set-record p-mixed-nd-int4.safetensors wrongrecord.safetensors layers.0.q_proj.weight \
+  '{"format":"nd","dtype":"int4","view_shape":[48,256],"original_dtype":"I32","original_shape":[48,256],"transposed":false,"input":"signed","nibble_order":"low_first"}'
+run nonzero unpack wrongrecord.safetensors wrongrecord-out.safetensors
+one_error_line "record not fitting its tensor"
+err_has "'layers.0.q_proj.weight'" "does not match its int4pack record"
+absent wrongrecord-out.safetensors
+run nonzero inspect badrecord.safetensors
+one_error_line "inspect unreadable record"
+
+# ---------------------------------------------------------------------------------------------------
+section "SIGINT: exit 130, nothing left behind"
+# interrupt NAME DELAY: starts a conversion of big.safetensors, sends SIGINT after DELAY seconds (or, for
+# DELAY "tmp", as soon as the temporary output exists, i.e. in the middle of writing).
+interrupt() {
+  local out=$1 delay=$2 pid i
+  "$TOOL" convert big.safetensors "$out" --quiet >"$W/out" 2>"$W/err" &
+  pid=$!
+  if [ "$delay" = tmp ]; then
+    for i in $(seq 400); do
+      if compgen -G "$out.int4pack-tmp-*" >/dev/null; then break; fi
+      sleep 0.025
+    done
+    sleep 0.1
+  else
+    sleep "$delay"
+  fi
+  kill -INT $pid
+  wait $pid
+  rc=$?
+}
+size=300
+check "make-big" st make-big big.safetensors $size
+for when in 0.2 tmp; do
+  for attempt in 1 2 3; do
+    interrupt big-out.safetensors $when
+    [ "$rc" -eq 0 ] || break
+    echo "conversion finished before SIGINT ($when); again with a bigger input"
+    rm -f big-out.safetensors
+    size=$((size * 2))
+    check "make-big" st make-big big.safetensors $size
+  done
+  if [ "$rc" -eq 130 ]; then ok; else bad "SIGINT ($when): exit $rc, wanted 130"; fi
+  err_has interrupted
+  absent big-out.safetensors
+done
+rm -f big.safetensors
+
+# ---------------------------------------------------------------------------------------------------
+no_temporaries "$W"
+echo "cli_test: $checks checks, ${#failed[@]} failed"
+if [ ${#failed[@]} -ne 0 ]; then
+  printf '  %s\n' "${failed[@]}"
+  exit 1
+fi
+exit 0

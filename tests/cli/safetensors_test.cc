@@ -1,0 +1,501 @@
+// The safetensors reader and writer of the checkpoint library: every malformed file is refused with a
+// FormatError (or an IoError) that names the problem, valid files round-trip, the writer's header is
+// padded. Files are built byte by byte in a temporary directory.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/int4_tensors.h"
+#include "checkpoint/safetensors.h"
+
+namespace int4pack::checkpoint {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "safetensors_test-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string file(const std::string &name) const { return (path_ / name).string(); }
+  const fs::path &path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string le64(uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>(v >> (8 * i));
+  return s;
+}
+
+void write_bytes(const std::string &path, const std::string &bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good()) << path;
+}
+
+std::string read_bytes(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// 8-byte LE header length (header.size() unless given) + header + data.
+std::string safetensors_bytes(const std::string &header, const std::string &data, uint64_t length = UINT64_MAX) {
+  return le64(length == UINT64_MAX ? header.size() : length) + header + data;
+}
+
+// Opens `path`, expecting an exception of type E whose message holds every one of `parts`.
+template <typename E>
+void expect_refused(const std::string &path, const std::vector<std::string> &parts) {
+  try {
+    SafetensorsFile file(path);
+    ADD_FAILURE() << path << " was accepted; expected an error mentioning '" << parts.front() << "'";
+  } catch (const E &e) {
+    const std::string what = e.what();
+    for (const std::string &part : parts) EXPECT_NE(what.find(part), std::string::npos) << "message: " << what << "\nlacks: " << part;
+    EXPECT_NE(what.find(path), std::string::npos) << "message does not name the file: " << what;
+  } catch (const std::exception &e) {
+    ADD_FAILURE() << "wrong exception type for " << path << ": " << e.what();
+  }
+}
+
+class SafetensorsReader : public ::testing::Test {
+ protected:
+  // Writes the file and expects a FormatError naming `parts`.
+  void refused(const std::string &bytes, const std::vector<std::string> &parts) {
+    const std::string path = dir_.file("bad.safetensors");
+    write_bytes(path, bytes);
+    expect_refused<FormatError>(path, parts);
+  }
+  TempDir dir_;
+};
+
+const std::string k16(16, '\x01');  // data for one I32 [2, 2]
+
+TEST_F(SafetensorsReader, AcceptsAMinimalValidFile) {
+  const std::string path = dir_.file("ok.safetensors");
+  write_bytes(path, safetensors_bytes(R"({"__metadata__":{"k":"v"},"w":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}})", k16));
+  const SafetensorsFile f(path);
+  ASSERT_EQ(f.tensors().size(), 1u);
+  EXPECT_EQ(f.tensors()[0].name, "w");
+  EXPECT_EQ(f.tensors()[0].dtype, "I32");
+  EXPECT_EQ(f.tensors()[0].shape, (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(f.metadata().at("k"), "v");
+  EXPECT_EQ(std::string(reinterpret_cast<const char *>(f.data(f.tensors()[0])), 16), k16);
+}
+
+TEST_F(SafetensorsReader, EmptyFileIsTruncated) { refused("", {"truncated", "0 bytes"}); }
+
+TEST_F(SafetensorsReader, TruncatedHeaderLength) { refused(std::string("\x10\x00\x00", 3), {"truncated", "3 bytes"}); }
+
+TEST_F(SafetensorsReader, TruncatedData) {
+  // A valid header whose data section lost its second half.
+  refused(safetensors_bytes(R"({"w.weight":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}})", k16.substr(0, 8)),
+          {"'w.weight'", "out of bounds", "8 bytes"});
+}
+
+TEST_F(SafetensorsReader, HeaderLengthPastTheEnd) {
+  const std::string header = R"({"w":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}})";
+  refused(safetensors_bytes(header, k16, 4096), {"header length 4096", "past the end"});
+  // One byte past the end is enough.
+  refused(safetensors_bytes(header, "", header.size() + 1), {"past the end"});
+}
+
+TEST_F(SafetensorsReader, HeaderLengthFitsExactly) {
+  // Header running to the very end: no data, no tensors. Valid.
+  const std::string path = dir_.file("empty.safetensors");
+  write_bytes(path, safetensors_bytes("{}", ""));
+  EXPECT_TRUE(SafetensorsFile(path).tensors().empty());
+}
+
+TEST_F(SafetensorsReader, InvalidJson) {
+  refused(safetensors_bytes(R"({"w": {"dtype": "I32", "shape": [2, 2], )", k16), {"not valid JSON"});
+  refused(safetensors_bytes("{\"w\": 1}}", ""), {"not valid JSON"});
+}
+
+TEST_F(SafetensorsReader, HeaderIsNotAnObject) { refused(safetensors_bytes("[1, 2]", ""), {"not a JSON object"}); }
+
+TEST_F(SafetensorsReader, OffsetsOutOfBounds) {
+  refused(safetensors_bytes(R"({"w.weight":{"dtype":"I32","shape":[2,4],"data_offsets":[0,32]}})", k16),
+          {"'w.weight'", "[0, 32]", "out of bounds", "16 bytes"});
+}
+
+TEST_F(SafetensorsReader, OffsetsOverlap) {
+  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]},)"
+                            R"("b":{"dtype":"I32","shape":[2,2],"data_offsets":[8,24]}})",
+                            std::string(24, '\0')),
+          {"'a'", "'b'", "overlap"});
+}
+
+TEST_F(SafetensorsReader, OffsetsOverlapIdentically) {
+  // Two tensors sharing the same bytes.
+  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]},)"
+                            R"("b":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}})",
+                            k16),
+          {"'a'", "'b'", "overlap"});
+}
+
+TEST_F(SafetensorsReader, OffsetsWithAHole) {
+  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]},)"
+                            R"("b":{"dtype":"I32","shape":[2,2],"data_offsets":[24,40]}})",
+                            std::string(40, '\0')),
+          {"[16, 24)", "hole", "'b'"});
+  // A hole at the start.
+  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[2,2],"data_offsets":[8,24]}})", std::string(24, '\0')),
+          {"[0, 8)", "hole", "'a'"});
+}
+
+TEST_F(SafetensorsReader, TrailingBytesBelongToNoTensor) {
+  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}})", k16 + "xyz"),
+          {"[16, 19)", "belong to no tensor"});
+}
+
+TEST_F(SafetensorsReader, OffsetsRunBackwards) {
+  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[0],"data_offsets":[16,0]}})", k16),
+          {"'a'", "backwards"});
+}
+
+TEST_F(SafetensorsReader, OffsetsNotAPair) {
+  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[2,2],"data_offsets":[0]}})", k16), {"'a'", "data_offsets"});
+  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[2,2],"data_offsets":[-16,0]}})", k16), {"'a'", "data_offsets"});
+  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[2,2]}})", k16), {"'a'", "data_offsets"});
+}
+
+TEST_F(SafetensorsReader, ByteLengthDoesNotMatchDtypeTimesShape) {
+  refused(safetensors_bytes(R"({"w.weight":{"dtype":"I32","shape":[2,3],"data_offsets":[0,16]}})", k16),
+          {"'w.weight'", "byte length 16", "I32", "[2, 3]", "24"});
+  refused(safetensors_bytes(R"({"h":{"dtype":"F16","shape":[2,2],"data_offsets":[0,16]}})", k16),
+          {"'h'", "byte length 16", "F16", "8"});
+}
+
+TEST_F(SafetensorsReader, ShapeWhoseElementCountOverflows) {
+  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[4294967296,4294967296],"data_offsets":[0,16]}})", k16),
+          {"'a'", "too many elements"});
+}
+
+TEST_F(SafetensorsReader, BadShapes) {
+  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[-2,-2],"data_offsets":[0,16]}})", k16), {"'a'", "shape"});
+  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[2.0,2],"data_offsets":[0,16]}})", k16), {"'a'", "shape"});
+  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":"2x2","data_offsets":[0,16]}})", k16), {"'a'", "shape"});
+}
+
+TEST_F(SafetensorsReader, DuplicateNames) {
+  refused(safetensors_bytes(R"({"w.weight":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]},)"
+                            R"("w.weight":{"dtype":"I32","shape":[2,2],"data_offsets":[16,32]}})",
+                            k16 + k16),
+          {"duplicate", "'w.weight'"});
+}
+
+TEST_F(SafetensorsReader, UnknownDtype) {
+  refused(safetensors_bytes(R"({"w.weight":{"dtype":"I3","shape":[2,2],"data_offsets":[0,16]}})", k16),
+          {"'w.weight'", "unknown dtype", "'I3'"});
+  refused(safetensors_bytes(R"({"w":{"dtype":4,"shape":[2,2],"data_offsets":[0,16]}})", k16), {"'w'", "dtype"});
+}
+
+TEST_F(SafetensorsReader, HeaderOver100MB) {
+  const std::string header = R"({"w":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}})";
+  refused(safetensors_bytes(header, k16, kMaxHeaderBytes + 1), {"100000001", "100 MB"});
+  refused(safetensors_bytes(header, k16, UINT64_MAX - 1), {"100 MB"});
+  // Exactly at the limit is allowed as a length, and then simply runs past the end of this small file.
+  refused(safetensors_bytes(header, k16, kMaxHeaderBytes), {"past the end"});
+}
+
+TEST_F(SafetensorsReader, NonUtf8Name) {
+  refused(safetensors_bytes("{\"w\xff.weight\":{\"dtype\":\"I32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", k16),
+          {"UTF-8"});
+  // Overlong encoding and a lone continuation byte too.
+  refused(safetensors_bytes("{\"w\xc0\xae\":{\"dtype\":\"I32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", k16),
+          {"UTF-8"});
+  refused(safetensors_bytes("{\"\x80\":{\"dtype\":\"I32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", k16), {"UTF-8"});
+}
+
+TEST_F(SafetensorsReader, Utf8NamesAreFine) {
+  const std::string path = dir_.file("utf8.safetensors");
+  const std::string name = "w\xc3\xa9ight\xe2\x82\xac";  // "wéight€"
+  write_bytes(path, safetensors_bytes("{\"" + name + "\":{\"dtype\":\"I32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", k16));
+  const SafetensorsFile f(path);
+  ASSERT_EQ(f.tensors().size(), 1u);
+  EXPECT_EQ(f.tensors()[0].name, name);
+}
+
+TEST_F(SafetensorsReader, BadMetadata) {
+  refused(safetensors_bytes(R"({"__metadata__":{"k":1}})", ""), {"__metadata__", "'k'", "not a string"});
+  refused(safetensors_bytes(R"({"__metadata__":["k"]})", ""), {"__metadata__", "not an object"});
+}
+
+TEST_F(SafetensorsReader, EntryNotAnObject) {
+  refused(safetensors_bytes(R"({"w":[0,16]})", k16), {"'w'", "not an object"});
+}
+
+TEST_F(SafetensorsReader, MissingFileIsAnIoError) { expect_refused<IoError>(dir_.file("nope.safetensors"), {"cannot open"}); }
+
+TEST_F(SafetensorsReader, DirectoryIsAnIoError) { expect_refused<IoError>(dir_.path().string(), {"not a regular file"}); }
+
+TEST(ParseHeader, NamesWhereAndFillsMetadata) {
+  const std::string json = R"({"b":{"dtype":"U8","shape":[3],"data_offsets":[4,7]},"__metadata__":{"x":"y"},)"
+                           R"("a":{"dtype":"I16","shape":[2],"data_offsets":[0,4]}})";
+  std::map<std::string, std::string> metadata;
+  const auto tensors = parse_header("here", json.data(), json.size(), 7, &metadata);
+  ASSERT_EQ(tensors.size(), 2u);
+  EXPECT_EQ(tensors[0].name, "a");  // data order
+  EXPECT_EQ(tensors[1].name, "b");
+  EXPECT_EQ(tensors[1].begin, 4u);
+  EXPECT_EQ(tensors[1].end, 7u);
+  EXPECT_EQ(metadata.at("x"), "y");
+  try {
+    parse_header("here", json.data(), json.size(), 8, &metadata);
+    ADD_FAILURE() << "a trailing byte was accepted";
+  } catch (const FormatError &e) {
+    EXPECT_EQ(std::string(e.what()).rfind("here: ", 0), 0u) << e.what();
+  }
+}
+
+TEST(ParseHeader, KeysRepeatedAcrossEntriesAreNotDuplicateNames) {
+  // Only top-level keys are tensor names: "dtype", "shape", "data_offsets" in every entry are not duplicates.
+  const std::string json = R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"b":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})";
+  std::map<std::string, std::string> metadata;
+  EXPECT_EQ(parse_header("here", json.data(), json.size(), 2, &metadata).size(), 2u);
+}
+
+TEST(DtypeSize, KnownAndUnknown) {
+  EXPECT_EQ(dtype_size("I32"), 4u);
+  EXPECT_EQ(dtype_size("I16"), 2u);
+  EXPECT_EQ(dtype_size("I8"), 1u);
+  EXPECT_EQ(dtype_size("U8"), 1u);
+  EXPECT_EQ(dtype_size("F16"), 2u);
+  EXPECT_EQ(dtype_size("BF16"), 2u);
+  EXPECT_EQ(dtype_size("F64"), 8u);
+  EXPECT_EQ(dtype_size("i32"), 0u);
+  EXPECT_EQ(dtype_size(""), 0u);
+}
+
+// ---- the writer ----
+
+OutputTensor bytes_tensor(const std::string &name, const std::string &dtype, std::vector<int64_t> shape, std::string bytes) {
+  OutputTensor t;
+  t.name = name;
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.bytes = bytes.size();
+  t.write = [bytes](Sink &sink) { sink.write(bytes.data(), bytes.size()); };
+  return t;
+}
+
+std::string pattern(size_t n, int seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed * 7 + (i >> 8)) & 0xFF);
+  return s;
+}
+
+TEST(SafetensorsWriter, RoundTrips) {
+  TempDir dir;
+  const std::string path = dir.file("rt.safetensors");
+  const std::vector<OutputTensor> tensors = {
+      bytes_tensor("z.weight", "I32", {3, 8}, pattern(96, 1)),
+      bytes_tensor("a.scales", "F16", {3, 1}, pattern(6, 2)),
+      bytes_tensor("m.bias", "U8", {5}, pattern(5, 3)),
+      bytes_tensor("big", "I8", {1000, 1000}, pattern(1000000, 4)),  // more than one buffer's worth in total
+      bytes_tensor("x", "F64", {}, pattern(8, 5)),                    // a scalar
+  };
+  const std::map<std::string, std::string> metadata = {{"format", "pt"}, {"int4pack:z.weight", "{\"a\": 1}"}};
+  write_safetensors(path, metadata, tensors);
+  const SafetensorsFile f(path);
+  EXPECT_EQ(f.metadata(), metadata);
+  ASSERT_EQ(f.tensors().size(), tensors.size());
+  uint64_t data = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const TensorEntry &t = f.tensors()[i];  // the writer keeps the given order
+    EXPECT_EQ(t.name, tensors[i].name);
+    EXPECT_EQ(t.dtype, tensors[i].dtype);
+    EXPECT_EQ(t.shape, tensors[i].shape);
+    EXPECT_EQ(t.bytes(), tensors[i].bytes);
+    const TensorEntry *found = f.find(tensors[i].name);
+    ASSERT_NE(found, nullptr);
+    EXPECT_EQ(found, &t);
+    data += t.bytes();
+  }
+  EXPECT_EQ(f.find("nope"), nullptr);
+  EXPECT_EQ(std::string(reinterpret_cast<const char *>(f.data(*f.find("big"))), 1000000), pattern(1000000, 4));
+  EXPECT_EQ(std::string(reinterpret_cast<const char *>(f.data(*f.find("x"))), 8), pattern(8, 5));
+  EXPECT_EQ(std::string(reinterpret_cast<const char *>(f.data(*f.find("z.weight"))), 96), pattern(96, 1));
+  EXPECT_EQ(f.tensors()[4].elements(), 1);
+
+  // The header is padded to a multiple of 8 (with spaces, still JSON) and the sizes add up.
+  const std::string raw = read_bytes(path);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(raw[i]);
+  EXPECT_EQ(n % 8, 0u);
+  EXPECT_EQ(raw.size(), 8 + n + data);
+  EXPECT_EQ(f.file_size(), raw.size());
+}
+
+TEST(SafetensorsWriter, PadsTheHeaderForEveryLength) {
+  TempDir dir;
+  for (int extra = 0; extra < 8; ++extra) {
+    const std::string path = dir.file("pad" + std::to_string(extra) + ".safetensors");
+    write_safetensors(path, {{"k", std::string(static_cast<size_t>(extra), 'v')}}, {bytes_tensor("w", "I32", {1}, "abcd")});
+    const std::string raw = read_bytes(path);
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(raw[i]);
+    EXPECT_EQ(n % 8, 0u) << "metadata value of " << extra << " bytes";
+    EXPECT_EQ(raw.substr(8 + n), "abcd");
+    EXPECT_NO_THROW(SafetensorsFile{path});
+  }
+}
+
+TEST(SafetensorsWriter, EmptyTensorsAreFine) {
+  TempDir dir;
+  const std::string path = dir.file("empty.safetensors");
+  write_safetensors(path, {},
+                    {bytes_tensor("e0.weight", "I32", {0, 4}, ""), bytes_tensor("w", "I32", {2}, "abcdefgh"),
+                     bytes_tensor("e1", "F16", {3, 0, 2}, ""), bytes_tensor("e2", "U8", {0}, "")});
+  const SafetensorsFile f(path);
+  ASSERT_EQ(f.tensors().size(), 4u);
+  EXPECT_TRUE(f.metadata().empty());
+  const TensorEntry *e0 = f.find("e0.weight");
+  ASSERT_NE(e0, nullptr);
+  EXPECT_EQ(e0->elements(), 0);
+  EXPECT_EQ(e0->bytes(), 0u);
+  EXPECT_EQ(e0->shape, (std::vector<int64_t>{0, 4}));
+  EXPECT_EQ(f.find("e1")->shape, (std::vector<int64_t>{3, 0, 2}));
+  EXPECT_EQ(std::string(reinterpret_cast<const char *>(f.data(*f.find("w"))), 8), "abcdefgh");
+
+  // Hand-written too: an empty tensor at the very end, with begin == end == data size.
+  const std::string raw = safetensors_bytes(R"({"w":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},)"
+                                            R"("e":{"dtype":"I32","shape":[0,8],"data_offsets":[2,2]}})",
+                                            "xy");
+  write_bytes(dir.file("empty2.safetensors"), raw);
+  EXPECT_EQ(SafetensorsFile(dir.file("empty2.safetensors")).tensors().size(), 2u);
+}
+
+TEST(SafetensorsWriter, ATensorWritingTheWrongByteCountIsAFormatError) {
+  TempDir dir;
+  OutputTensor t = bytes_tensor("short.weight", "I32", {2, 2}, std::string(12, 'x'));
+  t.bytes = 16;  // claims 16, writes 12
+  try {
+    write_safetensors(dir.file("short.safetensors"), {}, {t});
+    ADD_FAILURE() << "accepted";
+  } catch (const FormatError &e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("'short.weight'"), std::string::npos) << what;
+    EXPECT_NE(what.find("12"), std::string::npos) << what;
+    EXPECT_NE(what.find("16"), std::string::npos) << what;
+  }
+}
+
+TEST(SafetensorsWriter, AnUnwritablePathIsAnIoError) {
+  TempDir dir;
+  EXPECT_THROW(write_safetensors(dir.file("no/such/dir/x.safetensors"), {}, {bytes_tensor("w", "U8", {1}, "a")}),
+               IoError);
+}
+
+// ---- checkpoints (directories and their index) ----
+
+class CheckpointDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    write_safetensors(dir_.file("a.safetensors"), {}, {bytes_tensor("x.weight", "U8", {2}, "ab")});
+    write_safetensors(dir_.file("b.safetensors"), {}, {bytes_tensor("y.weight", "U8", {2}, "cd")});
+  }
+  void index(const std::string &text) { write_bytes(dir_.file("model.safetensors.index.json"), text); }
+  void expect_format_error(const std::string &part) {
+    try {
+      open_checkpoint(dir_.path().string());
+      ADD_FAILURE() << "accepted; expected '" << part << "'";
+    } catch (const FormatError &e) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+  }
+  TempDir dir_;
+};
+
+TEST_F(CheckpointDir, OpensAnIndexedDirectory) {
+  index(R"({"metadata":{"total_size":4},"weight_map":{"x.weight":"a.safetensors","y.weight":"b.safetensors"}})");
+  write_bytes(dir_.file("config.json"), "{}");
+  const Checkpoint c = open_checkpoint(dir_.path().string());
+  EXPECT_TRUE(c.is_directory);
+  EXPECT_EQ(c.index_name, "model.safetensors.index.json");
+  EXPECT_EQ(c.shard_names, (std::vector<std::string>{"a.safetensors", "b.safetensors"}));
+  EXPECT_EQ(c.other_files, (std::vector<std::string>{"config.json"}));
+  EXPECT_EQ(c.tensor_count(), 2u);
+}
+
+TEST_F(CheckpointDir, ShardsWithoutAnIndexAreRefused) { expect_format_error("no *.safetensors.index.json"); }
+
+TEST_F(CheckpointDir, IndexThatIsNotJson) {
+  index("{\"weight_map\": ");
+  expect_format_error("not valid JSON");
+}
+
+TEST_F(CheckpointDir, IndexPointingOutsideTheDirectory) {
+  index(R"({"weight_map":{"x.weight":"../a.safetensors","y.weight":"b.safetensors"}})");
+  expect_format_error("'x.weight' is not a file name in the directory");
+}
+
+TEST_F(CheckpointDir, IndexMissingATensor) {
+  index(R"({"weight_map":{"x.weight":"a.safetensors"}})");
+  expect_format_error("'y.weight'");
+}
+
+TEST_F(CheckpointDir, IndexListingATensorNoShardHas) {
+  index(R"({"weight_map":{"x.weight":"a.safetensors","y.weight":"b.safetensors","z.weight":"b.safetensors"}})");
+  expect_format_error("'z.weight'");
+}
+
+TEST_F(CheckpointDir, ABadShardIsNamed) {
+  index(R"({"weight_map":{"x.weight":"a.safetensors","y.weight":"b.safetensors"}})");
+  write_bytes(dir_.file("b.safetensors"), "xx");
+  expect_format_error("b.safetensors: truncated");
+}
+
+TEST(Checkpoint, RewriteIndexSetsTotalSize) {
+  const std::string out = rewrite_index(R"({"metadata":{"total_size":4,"k":"v"},"weight_map":{"x":"a"}})", 123);
+  EXPECT_NE(out.find("\"total_size\": 123"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"k\": \"v\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"x\": \"a\""), std::string::npos) << out;
+}
+
+TEST(PackedRecordCodec, RoundTripsAndRefusesNonsense) {
+  PackedRecord r;
+  r.format = "nz";
+  r.dtype = "int32";
+  r.view_shape = {16, 64};
+  r.original_dtype = "I8";
+  r.original_shape = {64, 16};
+  r.transposed = true;
+  r.input = "offset8";
+  const PackedRecord back = decode_record("here", encode_record(r));
+  EXPECT_EQ(back.format, "nz");
+  EXPECT_EQ(back.dtype, "int32");
+  EXPECT_EQ(back.view_shape, r.view_shape);
+  EXPECT_EQ(back.original_shape, r.original_shape);
+  EXPECT_TRUE(back.transposed);
+  EXPECT_EQ(back.input, "offset8");
+  EXPECT_THROW(decode_record("here", "not json"), FormatError);
+  EXPECT_THROW(decode_record("here", R"({"format":"nd"})"), FormatError);
+  r.format = "zz";
+  EXPECT_THROW(decode_record("here", encode_record(r)), FormatError);
+  r.format = "nd";
+  r.original_shape = {16, 64};  // not the transpose of view_shape
+  EXPECT_THROW(decode_record("here", encode_record(r)), FormatError);
+}
+
+}  // namespace
+}  // namespace int4pack::checkpoint

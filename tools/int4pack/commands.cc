@@ -1,0 +1,352 @@
+#include "commands.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+
+#include "core/pack.h"
+#include "session.h"
+
+namespace int4pack::tool {
+namespace {
+
+namespace fs = std::filesystem;
+using checkpoint::Checkpoint;
+using checkpoint::OutputTensor;
+using checkpoint::PackedRecord;
+using checkpoint::SafetensorsFile;
+using checkpoint::TensorEntry;
+using Json = nlohmann::ordered_json;
+
+std::string shape_text(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void apply_threads(const Common &common) {
+  if (common.threads < 0) throw UsageError("--threads must be >= 1");
+  if (!engine_error().empty()) throw UsageError(engine_error());
+  set_thread_count(common.threads);
+}
+
+std::regex compile(const std::string &pattern, const char *option) {
+  try {
+    return std::regex(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error &e) {
+    throw UsageError(std::string(option) + " '" + pattern + "' is not a valid regular expression: " + e.what());
+  }
+}
+
+const std::string *record_of(const SafetensorsFile &file, const TensorEntry &t) {
+  auto it = file.metadata().find(checkpoint::kMetadataPrefix + t.name);
+  return it == file.metadata().end() ? nullptr : &it->second;
+}
+
+// Writes one output checkpoint shaped like `in` (same shard names, index rewritten, other files copied),
+// taking each shard's tensors and metadata from make(shard index, metadata). Returns the bytes of tensor
+// data written.
+template <typename MakeShard>
+uint64_t write_checkpoint(const Checkpoint &in, const std::string &output, const Common &common, MakeShard make) {
+  OutputTransaction out(output, in.is_directory, common.force);
+  std::vector<std::vector<OutputTensor>> shards(in.shards.size());
+  std::vector<std::map<std::string, std::string>> metadata(in.shards.size());
+  uint64_t total = 0;
+  for (size_t s = 0; s < in.shards.size(); ++s) {
+    shards[s] = make(s, &metadata[s]);
+    for (const OutputTensor &t : shards[s]) total += t.bytes;
+  }
+  Progress progress(in.tensor_count(), total, !common.quiet && !common.json);
+  for (size_t s = 0; s < in.shards.size(); ++s) {
+    track(shards[s], progress);
+    const std::string path = in.is_directory ? (fs::path(out.staging()) / in.shard_names[s]).string() : out.staging();
+    checkpoint::write_safetensors(path, metadata[s], shards[s]);
+  }
+  if (in.is_directory) {
+    if (!in.index_name.empty()) {
+      const std::string index = checkpoint::rewrite_index(in.index_text, total);
+      const std::string path = (fs::path(out.staging()) / in.index_name).string();
+      std::FILE *f = std::fopen(path.c_str(), "wb");
+      const bool ok = f != nullptr && std::fwrite(index.data(), 1, index.size(), f) == index.size();
+      if (f != nullptr && std::fclose(f) != 0) throw checkpoint::IoError(path + ": cannot write");
+      if (!ok) throw checkpoint::IoError(path + ": cannot write");
+    }
+    for (const std::string &name : in.other_files) {
+      throw_if_interrupted();
+      std::error_code ec;
+      fs::copy_file(fs::path(in.path) / name, fs::path(out.staging()) / name, ec);
+      if (ec) throw checkpoint::IoError((fs::path(in.path) / name).string() + ": cannot copy: " + ec.message());
+    }
+  }
+  throw_if_interrupted();
+  out.commit();
+  progress.finish();
+  return total;
+}
+
+}  // namespace
+
+int convert(const ConvertRequest &request, const Common &common) {
+  const auto start = std::chrono::steady_clock::now();
+  apply_threads(common);
+  const Checkpoint in = checkpoint::open_checkpoint(request.input);
+  std::optional<std::regex> include, exclude;
+  if (!request.include.empty()) include = compile(request.include, "--include");
+  if (!request.exclude.empty()) exclude = compile(request.exclude, "--exclude");
+
+  // Pass 1: choose and check every tensor; report every problem before anything is written.
+  std::vector<std::set<std::string>> selected(in.shards.size());
+  std::vector<std::string> problems;
+  uint64_t count = 0;
+  uint64_t carrier_bytes = 0;
+  for (size_t s = 0; s < in.shards.size(); ++s) {
+    const SafetensorsFile &file = *in.shards[s];
+    for (const TensorEntry &t : file.tensors()) {
+      throw_if_interrupted();
+      if (record_of(file, t) != nullptr) {
+        problems.push_back(file.path() + ": tensor '" + t.name + "' is already packed by int4pack");
+        continue;
+      }
+      if (exclude && std::regex_search(t.name, *exclude)) continue;
+      const bool chosen = include ? std::regex_search(t.name, *include)
+                                  : checkpoint::looks_like_int4_weight(file, t, request.options.input);
+      if (!chosen) {
+        file.release(t);
+        continue;
+      }
+      const auto found = checkpoint::check_tensor(file, t, request.options);
+      file.release(t);  // keep the resident set near one tensor: pass 2 maps it again
+      problems.insert(problems.end(), found.begin(), found.end());
+      selected[s].insert(t.name);
+      ++count;
+      carrier_bytes += t.bytes();
+    }
+  }
+  if (!problems.empty()) {
+    for (const std::string &p : problems) std::fprintf(stderr, "int4pack: %s\n", p.c_str());
+    std::fprintf(stderr, "int4pack: %zu problem%s found; nothing was written\n", problems.size(),
+                 problems.size() == 1 ? "" : "s");
+    return 1;
+  }
+  if (count == 0) {
+    throw UsageError("no tensor to pack in " + request.input +
+                     (include ? " (none matches --include)"
+                              : " (none is a 2-D integer '...weight' tensor with every value in the int4 range; "
+                                "--include selects tensors by name)"));
+  }
+
+  // Pass 2: write.
+  Json packed_list = Json::array();
+  uint64_t packed_bytes_out = 0;
+  const uint64_t written = write_checkpoint(in, request.output, common, [&](size_t s, std::map<std::string, std::string> *meta) {
+    const SafetensorsFile &file = *in.shards[s];
+    *meta = file.metadata();
+    (*meta)["int4pack.version"] = "1";
+    std::vector<OutputTensor> tensors;
+    for (const TensorEntry &t : file.tensors()) {
+      if (!selected[s].count(t.name)) {
+        tensors.push_back(checkpoint::passthrough_output(file, t));
+        continue;
+      }
+      PackedRecord record;
+      tensors.push_back(checkpoint::packed_output(file, t, request.options, &record));
+      (*meta)[checkpoint::kMetadataPrefix + t.name] = checkpoint::encode_record(record);
+      packed_bytes_out += tensors.back().bytes;
+      packed_list.push_back({{"name", t.name}, {"shape", t.shape}, {"dtype", t.dtype},
+                             {"packed_as", record.dtype + " " + record.format}, {"stored_dtype", tensors.back().dtype},
+                             {"stored_shape", tensors.back().shape}, {"bytes_in", t.bytes()},
+                             {"bytes_out", tensors.back().bytes}});
+    }
+    return tensors;
+  });
+  const double seconds = seconds_since(start);
+  if (common.json) {
+    const Json summary = {{"command", "convert"},
+                          {"input", request.input},
+                          {"output", request.output},
+                          {"packed_count", count},
+                          {"passed_through_count", in.tensor_count() - count},
+                          {"input_file_bytes", in.total_bytes()},
+                          {"output_tensor_bytes", written},
+                          {"seconds", seconds},
+                          {"packed", packed_list}};
+    std::printf("%s\n", summary.dump(2).c_str());
+  } else if (!common.quiet) {
+    std::printf("packed %llu of %llu tensors (%.3f GB of carriers -> %.3f GB packed), in %.2f s\n",
+                static_cast<unsigned long long>(count), static_cast<unsigned long long>(in.tensor_count()),
+                carrier_bytes / 1e9, packed_bytes_out / 1e9, seconds);
+    std::printf("output: %s\n", request.output.c_str());
+  }
+  return 0;
+}
+
+int unpack(const std::string &input, const std::string &output, const Common &common) {
+  const auto start = std::chrono::steady_clock::now();
+  apply_threads(common);
+  const Checkpoint in = checkpoint::open_checkpoint(input);
+  // Read every record before writing anything.
+  std::vector<std::map<std::string, PackedRecord>> records(in.shards.size());
+  uint64_t count = 0;
+  for (size_t s = 0; s < in.shards.size(); ++s) {
+    for (const TensorEntry &t : in.shards[s]->tensors()) {
+      if (const std::string *text = record_of(*in.shards[s], t)) {
+        records[s][t.name] = checkpoint::decode_record(in.shards[s]->path() + ": tensor '" + t.name + "'", *text);
+        ++count;
+      }
+    }
+  }
+  if (count == 0) throw UsageError(input + " holds no tensor packed by int4pack");
+  const uint64_t written = write_checkpoint(in, output, common, [&](size_t s, std::map<std::string, std::string> *meta) {
+    const SafetensorsFile &file = *in.shards[s];
+    for (const auto &[key, value] : file.metadata()) {
+      if (key.rfind(checkpoint::kMetadataPrefix, 0) != 0 && key != "int4pack.version") (*meta)[key] = value;
+    }
+    std::vector<OutputTensor> tensors;
+    for (const TensorEntry &t : file.tensors()) {
+      auto it = records[s].find(t.name);
+      tensors.push_back(it == records[s].end() ? checkpoint::passthrough_output(file, t)
+                                               : checkpoint::unpacked_output(file, t, it->second));
+    }
+    return tensors;
+  });
+  if (common.json) {
+    std::printf("%s\n", Json({{"command", "unpack"}, {"input", input}, {"output", output}, {"unpacked_count", count},
+                               {"output_tensor_bytes", written}, {"seconds", seconds_since(start)}})
+                            .dump(2)
+                            .c_str());
+  } else if (!common.quiet) {
+    std::printf("unpacked %llu tensors in %.2f s\noutput: %s\n", static_cast<unsigned long long>(count),
+                seconds_since(start), output.c_str());
+  }
+  return 0;
+}
+
+int verify(const std::string &original_path, const std::string &packed_path, const Common &common) {
+  apply_threads(common);
+  const Checkpoint original = checkpoint::open_checkpoint(original_path);
+  const Checkpoint packed = checkpoint::open_checkpoint(packed_path);
+  struct Located {
+    const SafetensorsFile *file;
+    const TensorEntry *tensor;
+  };
+  std::map<std::string, Located> in_packed;
+  for (const auto &shard : packed.shards) {
+    for (const TensorEntry &t : shard->tensors()) in_packed[t.name] = {shard.get(), &t};
+  }
+  Json results = Json::array();
+  uint64_t failures = 0;
+  uint64_t packed_count = 0;
+  const auto report = [&](const std::string &name, const std::string &status, const std::string &detail) {
+    if (status != "ok" && status != "packed ok") ++failures;
+    results.push_back({{"name", name}, {"status", status}, {"detail", detail}});
+    if (!common.json && (!common.quiet || (status != "ok" && status != "packed ok"))) {
+      std::printf("%-10s %s%s%s\n", status == "ok" ? "same" : status.c_str(), name.c_str(), detail.empty() ? "" : ": ",
+                  detail.c_str());
+    }
+  };
+  std::set<std::string> seen;
+  for (const auto &shard : original.shards) {
+    for (const TensorEntry &t : shard->tensors()) {
+      throw_if_interrupted();
+      seen.insert(t.name);
+      auto it = in_packed.find(t.name);
+      if (it == in_packed.end()) {
+        report(t.name, "MISSING", "not in " + packed_path);
+        continue;
+      }
+      const SafetensorsFile &pf = *it->second.file;
+      const TensorEntry &pt = *it->second.tensor;
+      std::vector<uint8_t> expected;
+      if (const std::string *text = record_of(pf, pt)) {
+        const PackedRecord r = checkpoint::decode_record(pf.path() + ": tensor '" + pt.name + "'", *text);
+        if (r.original_dtype != t.dtype || r.original_shape != t.shape) {
+          report(t.name, "MISMATCH", "record says " + r.original_dtype + " " + shape_text(r.original_shape) +
+                                         ", the original is " + t.dtype + " " + shape_text(t.shape));
+          continue;
+        }
+        if (!checkpoint::check_tensor(*shard, t, r.options()).empty()) {
+          report(t.name, "MISMATCH", "the original cannot be packed as recorded (values out of range?)");
+          continue;
+        }
+        expected = checkpoint::packed_bytes_of(*shard, t, r.options());
+        ++packed_count;
+      } else {
+        if (pt.dtype != t.dtype || pt.shape != t.shape) {
+          report(t.name, "MISMATCH", pt.dtype + " " + shape_text(pt.shape) + " instead of " + t.dtype + " " +
+                                         shape_text(t.shape));
+          continue;
+        }
+        expected.assign(shard->data(t), shard->data(t) + t.bytes());
+      }
+      const uint8_t *got = pf.data(pt);
+      if (expected.size() != pt.bytes()) {
+        report(t.name, "MISMATCH", std::to_string(pt.bytes()) + " bytes instead of " + std::to_string(expected.size()));
+        continue;
+      }
+      size_t first = 0;
+      while (first < expected.size() && expected[first] == got[first]) ++first;
+      if (first != expected.size()) {
+        report(t.name, "MISMATCH", "first differing byte at offset " + std::to_string(first));
+        continue;
+      }
+      report(t.name, record_of(pf, pt) ? "packed ok" : "ok", record_of(pf, pt) ? "re-derived and identical" : "");
+      shard->release(t);
+      pf.release(pt);
+    }
+  }
+  for (const auto &[name, where] : in_packed) {
+    if (!seen.count(name)) report(name, "EXTRA", "not in " + original_path);
+  }
+  if (common.json) {
+    std::printf("%s\n", Json({{"command", "verify"}, {"original", original_path}, {"packed", packed_path},
+                               {"packed_tensors_checked", packed_count}, {"failures", failures}, {"tensors", results}})
+                            .dump(2)
+                            .c_str());
+  } else {
+    std::printf("%s: %llu tensors (%llu packed) checked, %llu failure%s\n", failures ? "FAILED" : "verified",
+                static_cast<unsigned long long>(results.size()), static_cast<unsigned long long>(packed_count),
+                static_cast<unsigned long long>(failures), failures == 1 ? "" : "s");
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+int inspect(const std::string &input, const Common &common) {
+  const Checkpoint in = checkpoint::open_checkpoint(input);
+  Json list = Json::array();
+  if (!common.json) std::printf("%-48s %-5s %-22s %12s  %s\n", "tensor", "dtype", "shape", "bytes", "packed");
+  for (size_t s = 0; s < in.shards.size(); ++s) {
+    const SafetensorsFile &file = *in.shards[s];
+    for (const TensorEntry &t : file.tensors()) {
+      std::string packed_as;
+      if (const std::string *text = record_of(file, t)) {
+        const PackedRecord r = checkpoint::decode_record(file.path() + ": tensor '" + t.name + "'", *text);
+        packed_as = r.dtype + " " + r.format + " of " + r.original_dtype + " " + shape_text(r.original_shape) +
+                    (r.transposed ? " transposed" : "") + (r.input == "offset8" ? " offset8" : "");
+      }
+      list.push_back({{"shard", in.shard_names[s]}, {"name", t.name}, {"dtype", t.dtype}, {"shape", t.shape},
+                      {"bytes", t.bytes()}, {"packed", packed_as}});
+      if (!common.json) {
+        std::printf("%-48s %-5s %-22s %12llu  %s\n", t.name.c_str(), t.dtype.c_str(), shape_text(t.shape).c_str(),
+                    static_cast<unsigned long long>(t.bytes()), packed_as.c_str());
+      }
+    }
+  }
+  if (common.json) {
+    std::printf("%s\n", Json({{"path", input}, {"shards", in.shard_names}, {"tensors", list}}).dump(2).c_str());
+  } else {
+    std::printf("%llu tensors in %zu shard%s, %llu bytes\n", static_cast<unsigned long long>(in.tensor_count()),
+                in.shards.size(), in.shards.size() == 1 ? "" : "s", static_cast<unsigned long long>(in.total_bytes()));
+  }
+  return 0;
+}
+
+}  // namespace int4pack::tool
