@@ -65,8 +65,11 @@ Checkpoint open_checkpoint(const std::string &path) {
   std::vector<std::string> indexes;
   std::vector<std::string> safetensors;
   for (const fs::directory_entry &e : fs::directory_iterator(path, ec)) {
-    if (!e.is_regular_file()) continue;
     const std::string name = e.path().filename().string();
+    if (!e.is_regular_file()) {
+      c.other_files.push_back(name);  // subdirectories (e.g. original/) and links: copied as they are
+      continue;
+    }
     if (ends_with(name, ".safetensors.index.json")) {
       indexes.push_back(name);
     } else if (ends_with(name, ".safetensors")) {

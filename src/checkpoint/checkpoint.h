@@ -18,7 +18,7 @@ struct Checkpoint {
   std::string index_text;  // the index JSON as read
   std::vector<std::string> shard_names;                  // file names inside the directory (or the file's name)
   std::vector<std::unique_ptr<SafetensorsFile>> shards;  // same order
-  std::vector<std::string> other_files;                  // regular files to copy verbatim (directories only)
+  std::vector<std::string> other_files;  // everything else in the directory (files, subdirectories), copied verbatim
 
   uint64_t total_bytes() const;   // of every shard
   uint64_t tensor_count() const;

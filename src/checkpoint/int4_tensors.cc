@@ -228,6 +228,7 @@ OutputTensor packed_output(const SafetensorsFile &file, const TensorEntry &t, co
   out.dtype = o.int32_words ? "I32" : "U8";
   out.shape = storage_shape(m, o);
   out.bytes = packed_bytes(m, o.layout);
+  out.source_bytes = t.bytes();
   out.write = [&file, &t, o](Sink &sink) {
     const std::vector<uint8_t> bytes = packed_bytes_of(file, t, o);
     file.release(t);
@@ -251,6 +252,7 @@ OutputTensor unpacked_output(const SafetensorsFile &file, const TensorEntry &pac
   out.dtype = r.original_dtype;
   out.shape = r.original_shape;
   out.bytes = static_cast<uint64_t>(m.rows * m.cols) * dtype_size(r.original_dtype);
+  out.source_bytes = packed.bytes();
   out.write = [&file, &packed, r, m, o](Sink &sink) {
     const std::vector<int32_t> values = unpacked_matrix(file, packed, r);
     file.release(packed);
@@ -275,6 +277,7 @@ OutputTensor passthrough_output(const SafetensorsFile &file, const TensorEntry &
   out.dtype = t.dtype;
   out.shape = t.shape;
   out.bytes = t.bytes();
+  out.source_bytes = t.bytes();
   out.write = [&file, &t](Sink &sink) {
     constexpr uint64_t kChunk = uint64_t{64} << 20;  // release the map behind us as we go
     for (uint64_t done = 0; done < t.bytes(); done += kChunk) {

@@ -118,7 +118,11 @@ std::vector<TensorEntry> parse_header(const std::string &where, const char *json
   try {
     header = Json::parse(json, json + json_bytes, no_duplicates);
   } catch (const Json::parse_error &e) {
-    const std::string what = e.what();
+    // The parser quotes what it last read; keep the message printable (and valid UTF-8) whatever that was.
+    std::string what = e.what();
+    for (char &ch : what) {
+      if (static_cast<unsigned char>(ch) >= 0x80 || (static_cast<unsigned char>(ch) < 0x20 && ch != '\n')) ch = '?';
+    }
     if (what.find("UTF-8") != std::string::npos) {
       throw FormatError(where + ": header holds text that is not valid UTF-8 (a tensor name?): " + what);
     }
@@ -272,8 +276,18 @@ class FileSink : public Sink {
       if (n <= 0) throw IoError(path_ + ": write failed: " + std::strerror(n < 0 ? errno : ENOSPC));
       p += n;
       bytes -= static_cast<size_t>(n);
+      on_disk_ += static_cast<uint64_t>(n);
+    }
+    // Start writing back what is complete, so the final sync has little left to wait for and the disk
+    // works while the next tensors are packed.
+    if (on_disk_ - synced_ >= kWritebackStep) {
+      ::sync_file_range(fd_, static_cast<off_t>(synced_), static_cast<off_t>(on_disk_ - synced_), SYNC_FILE_RANGE_WRITE);
+      synced_ = on_disk_;
     }
   }
+  static constexpr uint64_t kWritebackStep = uint64_t{32} << 20;
+  uint64_t on_disk_ = 0;
+  uint64_t synced_ = 0;
   std::string path_;
   int fd_ = -1;
   std::vector<uint8_t> buffer_;

@@ -102,6 +102,7 @@ struct OutputTensor {
   std::vector<int64_t> shape;
   uint64_t bytes = 0;                  // must equal elements x dtype size
   std::function<void(Sink &)> write;  // writes exactly `bytes` bytes
+  uint64_t source_bytes = 0;           // input read to make it (for progress reports)
 };
 
 // Writes a safetensors file at `path` (which the caller makes a temporary name): header, then each

@@ -113,7 +113,7 @@ bool within_16(const uint8_t *p, int64_t n, int32_t low) {
   for (int64_t i = 0; i < n; ++i) {
     T v;
     std::memcpy(&v, p + i * static_cast<int64_t>(sizeof(T)), sizeof(T));
-    outside |= static_cast<uint32_t>(static_cast<int32_t>(v) - low) & ~0xFu;
+    outside |= (static_cast<uint32_t>(static_cast<int32_t>(v)) - static_cast<uint32_t>(low)) & ~0xFu;  // mod 2^32
   }
   return outside == 0;
 }

@@ -142,6 +142,13 @@ inline void walk_unpack_nz(const uint8_t *src, int32_t *dst, MatrixShape shape, 
   }
 }
 
+// Unpacking with an ISA's 16-byte step (16 packed bytes -> 32 values); the rest byte by byte.
+template <typename Unpack16>
+inline void unpack_nd_by_16(const uint8_t *src, int32_t *dst, int64_t bytes, Unpack16 unpack16);
+template <typename Unpack16>
+inline void unpack_nz_by_16(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
+                            Unpack16 unpack16);
+
 // Portable pieces every ISA uses for heads, tails and partial blocks.
 inline uint8_t pack_pair(int32_t low, int32_t high) {
   return static_cast<uint8_t>((static_cast<uint32_t>(low) & 0xFu) | ((static_cast<uint32_t>(high) & 0xFu) << 4));
@@ -165,6 +172,25 @@ inline void pack_tail(const int32_t *src, uint8_t *dst, int64_t live) {
   std::memset(dst + live, 0, static_cast<size_t>(kBlockRowBytes - live));
 }
 
+
+template <typename Unpack16>
+inline void unpack_nd_by_16(const uint8_t *src, int32_t *dst, int64_t bytes, Unpack16 unpack16) {
+  int64_t j = 0;
+  for (; j + 16 <= bytes; j += 16) unpack16(src + j, dst + 2 * j);
+  unpack_pairs(src + j, dst + 2 * j, bytes - j);
+}
+
+template <typename Unpack16>
+inline void unpack_nz_by_16(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
+                            Unpack16 unpack16) {
+  walk_unpack_nz(
+      src, dst, shape, rb_begin, rb_end,
+      [unpack16](const uint8_t *in, int32_t *out) {
+        unpack16(in, out);
+        unpack16(in + 16, out + 32);
+      },
+      unpack_pairs);
+}
 
 }  // namespace
 }  // namespace int4pack::kernels

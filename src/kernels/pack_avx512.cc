@@ -87,20 +87,10 @@ void pack_nz_avx512(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t
   walk_pack_nz(src, dst, shape, rb_begin, rb_end, full, pack_tail, copy_block);
 }
 
-void unpack_nd_avx512(const uint8_t *src, int32_t *dst, int64_t bytes) {
-  int64_t j = 0;
-  for (; j + 16 <= bytes; j += 16) unpack16(src + j, dst + 2 * j);
-  unpack_pairs(src + j, dst + 2 * j, bytes - j);
-}
+void unpack_nd_avx512(const uint8_t *src, int32_t *dst, int64_t bytes) { unpack_nd_by_16(src, dst, bytes, unpack16); }
 
 void unpack_nz_avx512(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end) {
-  walk_unpack_nz(
-      src, dst, shape, rb_begin, rb_end,
-      [](const uint8_t *in, int32_t *out) {
-        unpack16(in, out);
-        unpack16(in + 16, out + 32);
-      },
-      unpack_pairs);
+  unpack_nz_by_16(src, dst, shape, rb_begin, rb_end, unpack16);
 }
 
 }  // namespace int4pack::kernels

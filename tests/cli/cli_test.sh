@@ -30,12 +30,33 @@ bad() {
   if [ -s "$W/err" ]; then sed 's/^/    stderr: /' "$W/err" | head -20 >&2; fi
   if [ -s "$W/out" ]; then sed 's/^/    stdout: /' "$W/out" | head -10 >&2; fi
 }
+skipped=()
+known_bug() {  # known_bug DESCRIPTION COMMAND...: like check, but a failure is reported as a known bug, not counted
+  local what=$1
+  shift
+  if "$@"; then ok; else skipped+=("$what"); echo "SKIP (known bug): $what"; fi
+}
 check() {  # check DESCRIPTION COMMAND...: the command must succeed
   local what=$1
   shift
   if "$@"; then ok; else bad "$what"; fi
 }
 st() { "$PY" "$IO" "$@"; }
+# later ARGS...: a safetensors_io.py check to run with the next flush (one Python process for many checks).
+later() { printf '%q ' "$@" >>"$W/batch"; echo >>"$W/batch"; }
+flush() {
+  [ -s "$W/batch" ] || return 0
+  local line n=0
+  "$PY" "$IO" batch "$W/batch" >"$W/batch.out" 2>&1
+  while IFS= read -r line; do
+    case $line in
+      BATCH-OK:*) ok; n=$((n + 1)) ;;
+      BATCH-FAIL:*) bad "${line#BATCH-FAIL: }"; n=$((n + 1)) ;;
+    esac
+  done <"$W/batch.out"
+  if [ "$n" -ne "$(wc -l <"$W/batch")" ]; then bad "python batch ran $n of $(wc -l <"$W/batch") checks: $(tail -3 "$W/batch.out")"; fi
+  rm -f "$W/batch"
+}
 
 # run WANT_RC COMMAND...: runs the tool with stdout in $W/out, stderr in $W/err; checks the exit code
 # (WANT_RC "nonzero" accepts 1..127: an error exit that is neither a crash nor a signal).
@@ -84,8 +105,11 @@ j = json.load(open(sys.argv[1]))
 sys.exit(0 if len(sys.argv) < 3 or eval(sys.argv[2]) else 1)' "$W/out" "$@"; then ok; else bad "stdout is not JSON satisfying ${1:-(parse)}"; fi
 }
 
-start=$(date +%s.%N)
-section() { echo "== $1 (at $(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)") s)"; }
+start=$(date +%s%N)
+section() {
+  local tenths=$((($(date +%s%N) - start) / 100000000))
+  echo "== $1 (at $((tenths / 10)).$((tenths % 10)) s)"
+}
 
 # ---------------------------------------------------------------------------------------------------
 section "help and usage"
@@ -117,11 +141,11 @@ for src in mixed mixed-u; do
         r=r-$src-$format-$dtype$transpose.safetensors
         run 0 convert $src.safetensors $p --format $format --dtype $dtype $transpose --quiet
         if [ -s "$W/out" ]; then bad "$tag: --quiet printed: $(head -1 "$W/out")"; else ok; fi
-        check "$tag: packed as specified" st check-packed $src.safetensors $p --format $format --dtype $dtype $transpose
+        later check-packed $src.safetensors $p --format $format --dtype $dtype $transpose
         run 0 unpack $p $r --quiet
-        check "$tag: unpack gives back the original tensors" st same $src.safetensors $r
+        later same $src.safetensors $r
         run 0 verify $src.safetensors $p
-        out_has "verified: 10 tensors (4 packed) checked, 0 failures"
+        out_has "verified: 12 tensors (4 packed) checked, 0 failures"
       done
     done
   done
@@ -137,9 +161,9 @@ for format in nd nz; do
   for dtype in int4 int32; do
     p=o-$format-$dtype.safetensors
     run 0 convert offset8.safetensors $p --input offset8 --format $format --dtype $dtype -q
-    check "offset8 $format $dtype: packed as specified" st check-packed offset8.safetensors $p --input offset8 --format $format --dtype $dtype
+    later check-packed offset8.safetensors $p --input offset8 --format $format --dtype $dtype
     run 0 unpack $p ro-$format-$dtype.safetensors -q
-    check "offset8 $format $dtype: round trip" st same offset8.safetensors ro-$format-$dtype.safetensors
+    later same offset8.safetensors ro-$format-$dtype.safetensors
     run 0 verify offset8.safetensors $p -q
   done
 done
@@ -148,10 +172,9 @@ run nonzero convert offset8.safetensors ot.safetensors --input offset8 --transpo
 err_has "'b.weight'" "multiple of 2" "nothing was written"
 absent ot.safetensors
 run 0 convert offset8.safetensors ot.safetensors --input offset8 --transpose --exclude '^b\.' --format nz -q
-check "offset8 transposed, b excluded: packed as specified" \
-  st check-packed offset8.safetensors ot.safetensors --input offset8 --transpose --format nz --exclude '^b\.'
+later check-packed offset8.safetensors ot.safetensors --input offset8 --transpose --format nz --exclude '^b\.'
 run 0 unpack ot.safetensors rot.safetensors -q
-check "offset8 transposed: round trip" st same offset8.safetensors rot.safetensors
+later same offset8.safetensors rot.safetensors
 run 0 verify offset8.safetensors ot.safetensors -q
 # Read as signed, nothing in this file is an int4 weight (values up to 15).
 run nonzero convert offset8.safetensors os.safetensors
@@ -162,12 +185,12 @@ absent os.safetensors
 section "--include / --exclude"
 # --include packs exactly the matching tensors (here: a non-"weight" name, and only the I8 weight).
 run 0 convert mixed.safetensors inc.safetensors --include '(v_proj\.weight|q_proj\.bias)$' -q
-check "--include: exactly the matches packed" st check-packed mixed.safetensors inc.safetensors --include '(v_proj\.weight|q_proj\.bias)$'
+later check-packed mixed.safetensors inc.safetensors --include '(v_proj\.weight|q_proj\.bias)$'
 run nonzero convert mixed.safetensors exc2.safetensors --exclude 'proj\.weight$' -q
 err_has "no tensor to pack"
 absent exc2.safetensors
 run 0 convert mixed.safetensors exc3.safetensors --exclude '^layers\.0\.(q|k)_proj' -q
-check "--exclude: the rest of the default selection packed" st check-packed mixed.safetensors exc3.safetensors --exclude '^layers\.0\.(q|k)_proj'
+later check-packed mixed.safetensors exc3.safetensors --exclude '^layers\.0\.(q|k)_proj'
 run nonzero convert mixed.safetensors rx.safetensors --include '(unclosed'
 one_error_line "bad regex"
 err_has "--include" "not a valid regular expression"
@@ -180,12 +203,22 @@ absent none.safetensors
 section "validation reports every problem and writes nothing"
 check "make-two-bad" st make-two-bad two-bad.safetensors
 run 1 convert two-bad.safetensors two-bad-out.safetensors --include 'weight$'
-err_has "'first_bad.weight'" "element [2, 5] = 9" "'second_bad.weight'" "element [5, 3] = -100" "2 problems"
+err_has "'first_bad.weight'" "element [2, 5] = 8 is outside [-8, 7]" "'second_bad.weight'" "element [5, 3] = -9" "2 problems"
 absent two-bad-out.safetensors
 # Dimension and dtype problems are reported along with value problems.
-run 1 convert mixed.safetensors sel.safetensors --include '(big\.weight|embed\.weight|norm\.weight)$'
-err_has "'layers.0.big.weight'" "= 100" "'embed.weight'" "F32" "'layers.0.norm.weight'" "not 2-D" "3 problems"
+run 1 convert mixed.safetensors sel.safetensors --include '(big|embed|norm|empty)\.weight$'
+err_has "'layers.0.big.weight'" "element [0, 3] = 100" "'embed.weight'" "F32" "'layers.0.norm.weight'" "not 2-D" \
+  "'layers.0.empty.weight'" "empty" "4 problems"
 absent sel.safetensors
+# The extreme int32 values are out of range (and must not trip anything: the sanitized build aborts on UB).
+check "make-extremes" st make-extremes extremes.safetensors
+extremes_refused() {  # exit 1, both tensors named with their element and value, no output
+  "$TOOL" convert extremes.safetensors extremes-out.safetensors --include 'weight$' >"$W/out" 2>"$W/err"
+  [ $? -eq 1 ] && grep -qF "'max.weight': element [1, 6] = 2147483647 is outside [-8, 7]" "$W/err" &&
+    grep -qF "'min.weight': element [0, 1] = -2147483648 is outside [-8, 7]" "$W/err" && [ ! -e extremes-out.safetensors ]
+}
+check "I32 values near INT32_MAX and INT32_MIN are refused with their element index (no overflow)" extremes_refused
+absent extremes-out.safetensors
 # Already packed tensors are not packed twice.
 run 1 convert p-mixed-nd-int4.safetensors twice.safetensors
 err_has "already packed"
@@ -197,67 +230,76 @@ run nonzero convert mixed.safetensors existing.safetensors
 err_has "already exists" "--force"
 check "existing output untouched" grep -qx precious existing.safetensors
 run 0 convert mixed.safetensors existing.safetensors --force -q
-check "--force: replaced with the packed file" st check-packed mixed.safetensors existing.safetensors
+later check-packed mixed.safetensors existing.safetensors
 no_temporaries "$W"
 printf 'precious\n' >existing-r.safetensors
 run nonzero unpack p-mixed-nd-int4.safetensors existing-r.safetensors
 check "unpack: existing output untouched" grep -qx precious existing-r.safetensors
 run 0 unpack p-mixed-nd-int4.safetensors existing-r.safetensors --force -q
-check "unpack --force: replaced" st same mixed.safetensors existing-r.safetensors
+later same mixed.safetensors existing-r.safetensors
+flush
 
 # ---------------------------------------------------------------------------------------------------
 section "sharded checkpoints"
+# The demo: a two-shard W4 checkpoint, converted to int4 NZ and verified by the tool itself.
 run 0 demo --dir demo -q
 D=demo/w4-int32-carriers
-check "demo wrote an index" test -f $D/model.safetensors.index.json
-for dtype in int4 int32; do
-  O=sharded-$dtype
-  run 0 convert $D $O --format nz --dtype $dtype --json
-  json_ok 'j["packed_count"] == 28 and j["passed_through_count"] == 34 and len(j["packed"]) == 28'
-  for shard in model-00001-of-00002.safetensors model-00002-of-00002.safetensors; do
-    check "sharded $dtype: $shard packed as specified" st check-packed $D/$shard $O/$shard --format nz --dtype $dtype
-  done
-  for f in config.json tokenizer.json; do
-    check "sharded $dtype: $f copied" cmp -s $D/$f $O/$f
-  done
-  check "sharded $dtype: index rewritten (same weight_map, total_size of the packed tensors)" "$PY" -c '
-import json, sys
-sys.path.insert(0, sys.argv[3])
-import safetensors_io as io
-a = json.load(open(sys.argv[1] + "/model.safetensors.index.json"))
-b = json.load(open(sys.argv[2] + "/model.safetensors.index.json"))
-total = sum(len(t.data) for s in sorted(set(b["weight_map"].values())) for t in io.read(sys.argv[2] + "/" + s)[1].values())
-assert a["weight_map"] == b["weight_map"], "weight_map changed"
-assert b["metadata"]["total_size"] == total, (b["metadata"], total)
-assert total < a["metadata"]["total_size"]
-' $D $O "$(dirname "$IO")"
-  check "sharded $dtype: same files" diff <(ls $D) <(ls $O)
-  run 0 verify $D $O
-  out_has "verified: 62 tensors (28 packed) checked, 0 failures"
-  run 0 unpack $O unpacked-$dtype -q
-  for shard in model-00001-of-00002.safetensors model-00002-of-00002.safetensors; do
-    check "sharded $dtype: $shard round trip" st same $D/$shard unpacked-$dtype/$shard
-  done
-  check "sharded $dtype: unpack copies the other files" cmp -s $D/config.json unpacked-$dtype/config.json
+O=demo/w4-int4-nz
+for shard in model-00001-of-00002.safetensors model-00002-of-00002.safetensors; do
+  later check-packed $D/$shard $O/$shard --format nz --dtype int4
 done
+later check-index $D $O
+for f in config.json tokenizer.json; do
+  check "demo: $f copied" cmp -s $D/$f $O/$f
+done
+run 0 verify $D $O
+out_has "verified: 62 tensors (28 packed) checked, 0 failures"
+# A three-shard checkpoint of our own, with other files: to int32 ND, transposed, and back.
+check "make-sharded" st make-sharded sharded
+run 0 convert sharded sharded-out --dtype int32 --transpose --json
+json_ok 'j["packed_count"] == 4 and j["passed_through_count"] == 8 and len(j["packed"]) == 4'
+for shard in model-00001-of-00003.safetensors model-00002-of-00003.safetensors model-00003-of-00003.safetensors; do
+  later check-packed sharded/$shard sharded-out/$shard --dtype int32 --transpose
+done
+later check-index sharded sharded-out
+check "sharded: the same files" diff <(ls sharded) <(ls sharded-out)
+for f in config.json tokenizer.model; do
+  check "sharded: $f copied" cmp -s sharded/$f sharded-out/$f
+done
+run 0 verify sharded sharded-out
+out_has "verified: 12 tensors (4 packed) checked, 0 failures"
+run 0 unpack sharded-out sharded-back -q
+for shard in model-00001-of-00003.safetensors model-00002-of-00003.safetensors model-00003-of-00003.safetensors; do
+  later same sharded/$shard sharded-back/$shard
+done
+check "sharded: unpack copies the other files" cmp -s sharded/tokenizer.model sharded-back/tokenizer.model
+flush
+# Other files in subdirectories (as in checkpoints with an original/ folder) are other files too.
+cp -r sharded withsub
+mkdir withsub/original
+echo '{"dim": 128}' >withsub/original/params.json
+run 0 convert withsub withsub-out -q
+check "subdirectories of a checkpoint directory are copied" \
+  cmp -s withsub/original/params.json withsub-out/original/params.json
 # Directory output: refused if it exists, replaced with --force (nothing of the old one left).
-run nonzero convert $D sharded-int4
+run nonzero convert sharded sharded-out
 err_has "already exists"
-touch sharded-int4/marker
-run 0 convert $D sharded-int4 --force --format nd -q
-check "--force replaced the output directory" test ! -e sharded-int4/marker
-check "replaced directory holds the new output" st check-packed $D/model-00001-of-00002.safetensors sharded-int4/model-00001-of-00002.safetensors --format nd
+touch sharded-out/marker
+run 0 convert sharded sharded-out --force --format nz -q
+check "--force replaced the output directory" test ! -e sharded-out/marker
+later check-packed sharded/model-00001-of-00003.safetensors sharded-out/model-00001-of-00003.safetensors --format nz
+flush
 no_temporaries "$W"
 # A bad shard in a directory: one line naming it, no output directory.
-cp -r $D broken
-head -c 1000 $D/model-00002-of-00002.safetensors >broken/model-00002-of-00002.safetensors
+cp -r sharded broken
+head -c 1000 sharded/model-00002-of-00003.safetensors >broken/model-00002-of-00003.safetensors
 run nonzero convert broken broken-out
 one_error_line "bad shard"
-err_has model-00002-of-00002.safetensors
+err_has model-00002-of-00003.safetensors
 absent broken-out
 # An index naming a tensor that no shard has.
-cp -r $D badindex
-"$PY" -c 'import json,sys; p=sys.argv[1]; j=json.load(open(p)); j["weight_map"]["ghost.weight"]="model-00001-of-00002.safetensors"; json.dump(j, open(p, "w"))' \
+cp -r sharded badindex
+"$PY" -c 'import json,sys; p=sys.argv[1]; j=json.load(open(p)); j["weight_map"]["ghost.weight"]="model-00001-of-00003.safetensors"; json.dump(j, open(p, "w"))' \
   badindex/model.safetensors.index.json
 run nonzero convert badindex badindex-out
 one_error_line "bad index"
@@ -267,17 +309,17 @@ absent badindex-out
 # ---------------------------------------------------------------------------------------------------
 section "inspect, and --json of every subcommand"
 run 0 inspect p-mixed-nz-int4--transpose.safetensors
-out_has layers.0.q_proj.weight "int4 nz of I32 [48, 128] transposed" "10 tensors in 1 shard"
+out_has layers.0.q_proj.weight "int4 nz of I32 [48, 128] transposed" "12 tensors in 1 shard"
 run 0 inspect p-mixed-nz-int4--transpose.safetensors --json
-json_ok '[t["packed"] != "" for t in j["tensors"]].count(True) == 4 and len(j["tensors"]) == 10'
+json_ok '[t["packed"] != "" for t in j["tensors"]].count(True) == 4 and len(j["tensors"]) == 12'
 run 0 inspect $D --json
 json_ok 'len(j["shards"]) == 2 and len(j["tensors"]) == 62'
 run 0 convert mixed.safetensors js.safetensors --json
-json_ok 'j["command"] == "convert" and j["packed_count"] == 4 and j["passed_through_count"] == 6'
+json_ok 'j["command"] == "convert" and j["packed_count"] == 4 and j["passed_through_count"] == 8'
 run 0 unpack js.safetensors jsu.safetensors --json
 json_ok 'j["command"] == "unpack" and j["unpacked_count"] == 4'
 run 0 verify mixed.safetensors js.safetensors --json
-json_ok 'j["failures"] == 0 and j["packed_tensors_checked"] == 4 and len(j["tensors"]) == 10'
+json_ok 'j["failures"] == 0 and j["packed_tensors_checked"] == 4 and len(j["tensors"]) == 12'
 
 # ---------------------------------------------------------------------------------------------------
 section "verify finds differences"
@@ -302,43 +344,37 @@ out_has MISMATCH embed.weight
 
 # ---------------------------------------------------------------------------------------------------
 section "malformed files: one clear line, an error exit, no crash, nothing written"
-good=mixed.safetensors
+# What each message must name.
+declare -A says=(
+  [truncated]="truncated" [truncated-data]="'w.weight'|out of bounds" [header-past-end]="past the end"
+  [invalid-json]="not valid JSON" [out-of-bounds]="'w.weight'|out of bounds" [overlap]="'a.weight'|'b.weight'|overlap"
+  [hole]="hole|'b.weight'" [length-mismatch]="'w.weight'|byte length 16|[2, 3]" [duplicate-name]="duplicate|'w.weight'"
+  [unknown-dtype]="'w.weight'|unknown dtype" [header-over-100mb]="100 MB" [non-utf8-name]="UTF-8"
+)
+check "make-bad-all" st make-bad-all bad-
+n=0
 for case in $(st bad-cases); do
   f=bad-$case.safetensors
-  check "make-bad $case" st make-bad "$case" $f
+  check "bad file $f written" test -f $f
   run nonzero convert $f out-$case.safetensors
   one_error_line "convert $case"
-  err_has "$f"
-  absent out-$case.safetensors
-  run nonzero unpack $f out-$case.safetensors
-  one_error_line "unpack $case"
+  IFS='|' read -r -a parts <<<"${says[$case]:-no expectation for $case}"
+  err_has "$f" "${parts[@]}"
   absent out-$case.safetensors
   run nonzero inspect $f
   one_error_line "inspect $case"
-  run nonzero verify $f $good
-  one_error_line "verify ORIGINAL $case"
-  run nonzero verify $good $f
+  run nonzero verify mixed.safetensors $f
   one_error_line "verify PACKED $case"
+  n=$((n + 1))
+  if [ $n -le 4 ]; then  # the same reader behind every subcommand; a few of each suffice
+    run nonzero unpack $f out-$case.safetensors
+    one_error_line "unpack $case"
+    absent out-$case.safetensors
+    run nonzero verify $f mixed.safetensors
+    one_error_line "verify ORIGINAL $case"
+  fi
 done
-# The message names the problem.
-expect_bad() {  # expect_bad CASE TEXT...
-  local case=$1
-  shift
-  run nonzero inspect bad-$case.safetensors
-  err_has "$@"
-}
-expect_bad truncated truncated
-expect_bad truncated-data "'w.weight'" "out of bounds"
-expect_bad header-past-end "past the end"
-expect_bad invalid-json "not valid JSON"
-expect_bad out-of-bounds "'w.weight'" "out of bounds"
-expect_bad overlap "'a.weight'" "'b.weight'" overlap
-expect_bad hole hole "'b.weight'"
-expect_bad length-mismatch "'w.weight'" "byte length 16" "[2, 3]"
-expect_bad duplicate-name duplicate "'w.weight'"
-expect_bad unknown-dtype "'w.weight'" "unknown dtype"
-expect_bad header-over-100mb "100 MB"
-expect_bad non-utf8-name UTF-8
+if [ $n -eq ${#says[@]} ]; then ok; else bad "$n bad-file cases, expected ${#says[@]}"; fi
 # Packed files whose int4pack record is unreadable, or does not fit its tensor.
 check "bad record" st set-record p-mixed-nd-int4.safetensors badrecord.safetensors layers.0.k_proj.weight '{not json'
 run nonzero unpack badrecord.safetensors badrecord-out.safetensors
@@ -359,11 +395,11 @@ section "SIGINT: exit 130, nothing left behind"
 # interrupt NAME DELAY: starts a conversion of big.safetensors, sends SIGINT after DELAY seconds (or, for
 # DELAY "tmp", as soon as the temporary output exists, i.e. in the middle of writing).
 interrupt() {
-  local out=$1 delay=$2 pid i
+  local out=$1 delay=$2 signal=${3:-INT} pid
   "$TOOL" convert big.safetensors "$out" --quiet >"$W/out" 2>"$W/err" &
   pid=$!
   if [ "$delay" = tmp ]; then
-    for i in $(seq 400); do
+    for _ in $(seq 400); do
       if compgen -G "$out.int4pack-tmp-*" >/dev/null; then break; fi
       sleep 0.025
     done
@@ -371,14 +407,14 @@ interrupt() {
   else
     sleep "$delay"
   fi
-  kill -INT $pid
+  kill -"$signal" $pid
   wait $pid
   rc=$?
 }
 size=300
 check "make-big" st make-big big.safetensors $size
 for when in 0.2 tmp; do
-  for attempt in 1 2 3; do
+  for _ in 1 2 3; do
     interrupt big-out.safetensors $when
     [ "$rc" -eq 0 ] || break
     echo "conversion finished before SIGINT ($when); again with a bigger input"
@@ -390,11 +426,15 @@ for when in 0.2 tmp; do
   err_has interrupted
   absent big-out.safetensors
 done
+interrupt big-out.safetensors tmp TERM
+if [ "$rc" -eq 143 ] || [ "$rc" -eq 0 ]; then ok; else bad "SIGTERM: exit $rc, wanted 143 (128 + 15)"; fi
+if [ "$rc" -eq 143 ]; then absent big-out.safetensors; fi
 rm -f big.safetensors
 
 # ---------------------------------------------------------------------------------------------------
 no_temporaries "$W"
-echo "cli_test: $checks checks, ${#failed[@]} failed"
+echo "cli_test: $checks checks, ${#failed[@]} failed, ${#skipped[@]} skipped as known bugs"
+if [ ${#skipped[@]} -ne 0 ]; then printf '  known bug: %s\n' "${skipped[@]}"; fi
 if [ ${#failed[@]} -ne 0 ]; then
   printf '  %s\n' "${failed[@]}"
   exit 1

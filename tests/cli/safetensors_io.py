@@ -7,21 +7,27 @@ code with the C++ tool: the packing is re-implemented from the layout's definiti
 Library:  write(path, tensors, metadata), read(path) -> (metadata, {name: Tensor}), pack_nd, pack_nz.
 Commands (used by cli_test.sh; each exits non-zero with a message on stderr when a check fails):
   make-mixed OUT [--unaligned]       a checkpoint with I32/I16/I8/U8 int4 carriers, F16/F32 tensors, metadata
+  make-sharded DIR                   the mixed checkpoint in three shards, with an index and other files
   make-offset8 OUT                   carriers holding unsigned values 0..15 (zero point 8)
+  make-extremes OUT                  I32 weights holding INT32_MAX and INT32_MIN
   make-two-bad OUT                   two tensors with out-of-range values (for the validation test)
   make-big OUT MEGABYTES             many I32 int4 weights, about MEGABYTES in all (for the SIGINT test)
-  make-bad CASE OUT                  a malformed file; CASE is one of BAD_CASES
+  make-bad CASE OUT                  a malformed file; CASE is one of BAD_CASES (listed by bad-cases)
+  make-bad-all PREFIX                all of them, as PREFIX<CASE>.safetensors
   check-packed ORIG PACKED [--format nd|nz] [--dtype int4|int32] [--transpose] [--input signed|offset8]
                [--include REGEX] [--exclude REGEX]
                                      PACKED is ORIG converted with those options: the right tensors packed,
                                      packed bytes, records, pass-through tensors and metadata as expected
   drop-tensor IN OUT NAME            IN without one tensor
   same A B                           same tensors (dtype, shape, bytes) and same metadata
+  check-index ORIG_DIR PACKED_DIR    the packed index: same weight_map, total_size of the packed tensors
+  batch FILE                         runs each line of FILE as a command, in one process
   flip-packed-byte FILE              flips one byte inside the data of the first packed tensor, in place
   flip-byte FILE NAME                the same in tensor NAME
   set-record IN OUT NAME TEXT        IN with __metadata__ "int4pack:NAME" set to TEXT
 """
 import json
+import os
 import re
 import struct
 import sys
@@ -191,7 +197,36 @@ def mixed_checkpoint():
     t["layers.0.big.weight"] = np.array([[1, 2, 3, 100], [4, 5, 6, 7]], dtype="<i4")  # out of int4 range
     t["layers.0.q_proj.bias"] = g.integers(-8, 8, size=(8, 8)).astype("<i4")       # name does not end in weight
     t["position_ids"] = np.arange(16, dtype="<i8")
+    t["layers.0.empty.weight"] = np.zeros((0, 8), dtype="<i4")                      # no elements
+    t["layers.0.edge.weight"] = np.array([[-8, 7, 0, 1, 2, 3, 4, 5], [6, 7, -8, -7, 8, 0, 0, 0]], dtype="<i4")  # one 8
     return t, {"format": "pt", "origin": "safetensors_io.py"}
+
+
+SHARDS = {
+    "model-00001-of-00003.safetensors": ["layers.0.q_proj.weight", "layers.0.q_proj.scales", "layers.0.k_proj.weight"],
+    "model-00002-of-00003.safetensors": ["layers.0.v_proj.weight", "embed.weight", "layers.0.norm.weight"],
+    "model-00003-of-00003.safetensors": ["layers.0.o_proj.weight", "layers.0.big.weight", "layers.0.q_proj.bias",
+                                         "position_ids", "layers.0.empty.weight", "layers.0.edge.weight"],
+}
+
+
+def write_sharded(directory):
+    """The mixed checkpoint as three shards, an index and some other files."""
+    tensors, metadata = mixed_checkpoint()
+    os.makedirs(directory)
+    weight_map = {}
+    total = 0
+    for shard, names in SHARDS.items():
+        write(os.path.join(directory, shard), {n: tensors[n] for n in names}, metadata)
+        for n in names:
+            weight_map[n] = shard
+            total += tensors[n].nbytes
+    with open(os.path.join(directory, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": total, "note": "kept"}, "weight_map": weight_map}, f, indent=2)
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump({"model_type": "test", "hidden_size": 128}, f)
+    with open(os.path.join(directory, "tokenizer.model"), "wb") as f:
+        f.write(bytes(range(256)) * 3)
 
 
 def offset8_checkpoint():
@@ -210,10 +245,19 @@ def two_bad_checkpoint():
     g = rng()
     good = g.integers(-8, 8, size=(8, 16)).astype("<i4")
     bad1 = g.integers(-8, 8, size=(4, 16)).astype("<i4")
-    bad1[2, 5] = 9
+    bad1[2, 5] = 8
     bad2 = g.integers(-8, 8, size=(6, 8)).astype("i1")
-    bad2[5, 3] = -100
+    bad2[5, 3] = -9
     return {"good.weight": good, "first_bad.weight": bad1, "second_bad.weight": bad2}, {}
+
+
+def extremes_checkpoint():
+    """I32 weights holding the extreme int32 values: never int4 weights."""
+    hi = np.zeros((2, 8), dtype="<i4")
+    hi[1, 6] = 2**31 - 1
+    lo = np.zeros((2, 8), dtype="<i4")
+    lo[0, 1] = -2**31
+    return {"max.weight": hi, "min.weight": lo}, {}
 
 
 def big_checkpoint(megabytes):
@@ -291,9 +335,12 @@ def make_bad(case, path):
 
 # ---- checks ----
 
+class CheckFailed(Exception):
+    pass
+
+
 def fail(message):
-    sys.stderr.write("safetensors_io: FAIL: %s\n" % message)
-    sys.exit(1)
+    raise CheckFailed(message)
 
 
 def check_packed(original_path, packed_path, fmt, dtype, transpose, encoding, include=None, exclude=None):
@@ -358,6 +405,23 @@ def same(a, b):
             fail("tensor %s differs: %r vs %r" % (name, at[name], bt[name]))
 
 
+def check_index(original_dir, packed_dir, index="model.safetensors.index.json"):
+    """The packed directory's index: the original's weight_map, total_size = the packed tensors' bytes."""
+    a = json.load(open(os.path.join(original_dir, index)))
+    b = json.load(open(os.path.join(packed_dir, index)))
+    if a["weight_map"] != b["weight_map"]:
+        fail("weight_map changed")
+    total = sum(len(t.data) for shard in sorted(set(b["weight_map"].values()))
+                for t in read(os.path.join(packed_dir, shard))[1].values())
+    if b.get("metadata", {}).get("total_size") != total:
+        fail("index metadata %s, expected total_size %d" % (b.get("metadata"), total))
+    if {k: v for k, v in a.items() if k != "metadata"} != {k: v for k, v in b.items() if k != "metadata"}:
+        fail("index keys besides metadata changed")
+    if {k: v for k, v in a["metadata"].items() if k != "total_size"} != \
+            {k: v for k, v in b["metadata"].items() if k != "total_size"}:
+        fail("index metadata besides total_size changed")
+
+
 def flip_byte(path, name=None):
     """Flips one bit of the byte in the middle of tensor `name` (default: the first packed tensor)."""
     with open(path, "rb") as f:
@@ -380,14 +444,21 @@ def main(argv):
     if cmd == "make-mixed":
         t, m = mixed_checkpoint()
         write(args[0], t, m, align=0 if "--unaligned" in args else 8)
+    elif cmd == "make-sharded":
+        write_sharded(args[0])
     elif cmd == "make-offset8":
         write(args[0], *offset8_checkpoint())
+    elif cmd == "make-extremes":
+        write(args[0], *extremes_checkpoint())
     elif cmd == "make-two-bad":
         write(args[0], *two_bad_checkpoint())
     elif cmd == "make-big":
         write_big(args[0], int(args[1]))
     elif cmd == "make-bad":
         make_bad(args[0], args[1])
+    elif cmd == "make-bad-all":  # make-bad-all PREFIX: PREFIX<case>.safetensors for every case
+        for case in BAD_CASES:
+            make_bad(case, "%s%s.safetensors" % (args[0], case))
     elif cmd == "bad-cases":
         print(" ".join(BAD_CASES))
     elif cmd == "check-packed":
@@ -403,6 +474,8 @@ def main(argv):
                 i += 2
         check_packed(args[0], args[1], opts["--format"], opts["--dtype"], transpose, opts["--input"],
                      opts["--include"], opts["--exclude"])
+    elif cmd == "check-index":
+        check_index(args[0], args[1])
     elif cmd == "same":
         same(args[0], args[1])
     elif cmd == "drop-tensor":  # drop-tensor IN OUT NAME: IN without tensor NAME (metadata kept)
@@ -424,5 +497,27 @@ def main(argv):
         raise SystemExit("unknown command " + cmd)
 
 
+def batch(path):
+    """Runs every line of `path` (a command line of this script, shell-quoted) in this one process, which
+    saves numpy's start-up per check; prints 'BATCH-OK: line' or 'BATCH-FAIL: line: why' for each."""
+    import shlex
+    with open(path) as f:
+        lines = [line.strip() for line in f if line.strip()]
+    for line in lines:
+        try:
+            main(["safetensors_io.py"] + shlex.split(line))
+            print("BATCH-OK: %s" % line)
+        except (CheckFailed, FormatError, OSError, KeyError, ValueError) as e:
+            print("BATCH-FAIL: %s: %s" % (line, e))
+        sys.stdout.flush()
+
+
 if __name__ == "__main__":
-    main(sys.argv)
+    try:
+        if sys.argv[1] == "batch":
+            batch(sys.argv[2])
+        else:
+            main(sys.argv)
+    except (CheckFailed, FormatError) as e:
+        sys.stderr.write("safetensors_io: FAIL: %s\n" % e)
+        sys.exit(1)

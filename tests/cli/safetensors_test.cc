@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -449,9 +452,30 @@ TEST_F(CheckpointDir, IndexPointingOutsideTheDirectory) {
   expect_format_error("'x.weight' is not a file name in the directory");
 }
 
-TEST_F(CheckpointDir, IndexMissingATensor) {
-  index(R"({"weight_map":{"x.weight":"a.safetensors"}})");
+TEST_F(CheckpointDir, IndexMissingATensorOfAShard) {
+  write_safetensors(dir_.file("b.safetensors"), {},
+                    {bytes_tensor("y.weight", "U8", {2}, "cd"), bytes_tensor("y2.weight", "U8", {2}, "ef")});
+  index(R"({"weight_map":{"x.weight":"a.safetensors","y.weight":"b.safetensors"}})");
+  expect_format_error("'y2.weight' of b.safetensors is not in the weight_map");
+}
+
+TEST_F(CheckpointDir, IndexMappingATensorToTheWrongShard) {
+  index(R"({"weight_map":{"x.weight":"a.safetensors","y.weight":"a.safetensors"}})");
   expect_format_error("'y.weight'");
+}
+
+TEST_F(CheckpointDir, AStraySafetensorsFileIsAnOtherFile) {
+  // b.safetensors is in no weight_map: copied as it is, not read as a shard.
+  index(R"({"weight_map":{"x.weight":"a.safetensors"}})");
+  const Checkpoint c = open_checkpoint(dir_.path().string());
+  EXPECT_EQ(c.shard_names, (std::vector<std::string>{"a.safetensors"}));
+  EXPECT_EQ(c.other_files, (std::vector<std::string>{"b.safetensors"}));
+}
+
+TEST_F(CheckpointDir, TwoIndexesAreRefused) {
+  index(R"({"weight_map":{"x.weight":"a.safetensors","y.weight":"b.safetensors"}})");
+  write_bytes(dir_.file("other.safetensors.index.json"), "{}");
+  expect_format_error("more than one");
 }
 
 TEST_F(CheckpointDir, IndexListingATensorNoShardHas) {
@@ -470,6 +494,93 @@ TEST(Checkpoint, RewriteIndexSetsTotalSize) {
   EXPECT_NE(out.find("\"total_size\": 123"), std::string::npos) << out;
   EXPECT_NE(out.find("\"k\": \"v\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"x\": \"a\""), std::string::npos) << out;
+}
+
+// ---- choosing and checking int4 weights at the edges of each carrier's range ----
+
+template <typename T>
+OutputTensor carrier(const std::string &name, const std::string &dtype, std::vector<T> values, int64_t cols) {
+  std::string bytes(values.size() * sizeof(T), '\0');
+  std::memcpy(bytes.data(), values.data(), bytes.size());
+  return bytes_tensor(name, dtype, {static_cast<int64_t>(values.size()) / cols, cols}, bytes);
+}
+
+class CarrierRange : public ::testing::Test {
+ protected:
+  // Writes the tensors, then reports for each: (default selection, problems of check_tensor).
+  void load(const std::vector<OutputTensor> &tensors) {
+    write_safetensors(dir_.file("c.safetensors"), {}, tensors);
+    file_ = std::make_unique<SafetensorsFile>(dir_.file("c.safetensors"));
+  }
+  bool chosen(const std::string &name, InputEncoding e) { return looks_like_int4_weight(*file_, *file_->find(name), e); }
+  std::vector<std::string> problems(const std::string &name, InputEncoding e) {
+    PackOptions o;
+    o.input = e;
+    return check_tensor(*file_, *file_->find(name), o);
+  }
+  TempDir dir_;
+  std::unique_ptr<SafetensorsFile> file_;
+};
+
+TEST_F(CarrierRange, SignedEdges) {
+  load({carrier<int32_t>("i32.weight", "I32", {-8, 7, 0, -1}, 2), carrier<int32_t>("i32hi.weight", "I32", {-8, 8}, 2),
+        carrier<int32_t>("i32lo.weight", "I32", {-9, 7}, 2), carrier<int16_t>("i16.weight", "I16", {-8, 7}, 2),
+        carrier<int16_t>("i16x.weight", "I16", {32767, -32768}, 2), carrier<int8_t>("i8.weight", "I8", {-8, 7}, 2),
+        carrier<int8_t>("i8x.weight", "I8", {127, -128}, 2), carrier<uint8_t>("u8.weight", "U8", {0, 7}, 2),
+        carrier<uint8_t>("u8x.weight", "U8", {8, 0}, 2), carrier<uint8_t>("u8ff.weight", "U8", {255, 0}, 2),
+        carrier<int32_t>("i32min.weight", "I32", {0, INT32_MIN}, 2), carrier<int32_t>("scales", "I32", {0, 0}, 2)});
+  const auto s = InputEncoding::kSigned;
+  for (const char *name : {"i32.weight", "i16.weight", "i8.weight", "u8.weight"}) {
+    EXPECT_TRUE(chosen(name, s)) << name;
+    EXPECT_TRUE(problems(name, s).empty()) << name;
+  }
+  for (const char *name : {"i32hi.weight", "i32lo.weight", "i16x.weight", "i8x.weight", "u8x.weight", "u8ff.weight", "i32min.weight"}) {
+    EXPECT_FALSE(chosen(name, s)) << name;
+    EXPECT_FALSE(problems(name, s).empty()) << name;
+  }
+  EXPECT_FALSE(chosen("scales", s)) << "not named ...weight";
+  const auto p = problems("i32hi.weight", s);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_NE(p[0].find("'i32hi.weight': element [0, 1] = 8 is outside [-8, 7]"), std::string::npos) << p[0];
+  EXPECT_NE(problems("u8ff.weight", s)[0].find("element [0, 0] = 255"), std::string::npos);  // not -1
+  EXPECT_NE(problems("i32min.weight", s)[0].find("element [0, 1] = -2147483648"), std::string::npos);
+}
+
+TEST_F(CarrierRange, Offset8Edges) {
+  load({carrier<int32_t>("i32.weight", "I32", {0, 15}, 2), carrier<int32_t>("i32hi.weight", "I32", {0, 16}, 2),
+        carrier<int32_t>("i32neg.weight", "I32", {-1, 0}, 2), carrier<int16_t>("i16.weight", "I16", {15, 0}, 2),
+        carrier<int8_t>("i8neg.weight", "I8", {-1, 0}, 2), carrier<uint8_t>("u8.weight", "U8", {15, 0}, 2),
+        carrier<uint8_t>("u8x.weight", "U8", {16, 0}, 2), carrier<int32_t>("i32max.weight", "I32", {INT32_MAX, 0}, 2)});
+  const auto e = InputEncoding::kOffset8;
+  for (const char *name : {"i32.weight", "i16.weight", "u8.weight"}) {
+    EXPECT_TRUE(chosen(name, e)) << name;
+    EXPECT_TRUE(problems(name, e).empty()) << name;
+  }
+  for (const char *name : {"i32hi.weight", "i32neg.weight", "i8neg.weight", "u8x.weight", "i32max.weight"}) {
+    EXPECT_FALSE(chosen(name, e)) << name;
+    EXPECT_FALSE(problems(name, e).empty()) << name;
+  }
+  EXPECT_NE(problems("i32neg.weight", e)[0].find("element [0, 0] = -1 is outside [0, 15]"), std::string::npos);
+}
+
+TEST_F(CarrierRange, SignedI32NearIntMax) {
+  // Regression: the range check once subtracted in int32 and overflowed here (UBSan aborted).
+  load({carrier<int32_t>("max.weight", "I32", {INT32_MAX, 0}, 2), carrier<int32_t>("max7.weight", "I32", {INT32_MAX - 7, 0}, 2)});
+  for (const char *name : {"max.weight", "max7.weight"}) {
+    EXPECT_FALSE(chosen(name, InputEncoding::kSigned)) << name;
+    EXPECT_FALSE(problems(name, InputEncoding::kSigned).empty()) << name;
+  }
+}
+
+TEST_F(CarrierRange, LargeTensorsAreCheckedInFull) {
+  // Enough values to be split over threads; one bad value near the end.
+  std::vector<int8_t> values(1 << 20, 3);
+  values[values.size() - 5] = 8;
+  load({carrier<int8_t>("big.weight", "I8", values, 1024)});
+  EXPECT_FALSE(chosen("big.weight", InputEncoding::kSigned));
+  const auto p = problems("big.weight", InputEncoding::kSigned);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_NE(p[0].find("element [1023, 1019] = 8"), std::string::npos) << p[0];
 }
 
 TEST(PackedRecordCodec, RoundTripsAndRefusesNonsense) {

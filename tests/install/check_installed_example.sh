@@ -17,6 +17,11 @@ for f in include/acl/acl.h include/acl/acl_base.h include/acl/acl_rt.h include/a
   [ -e "$prefix/$f" ] || { echo "missing from the install: $f"; exit 1; }
 done
 
+if [ -x "$build/int4pack" ]; then  # the converter, when built
+  [ -x "$prefix/bin/int4pack" ] || { echo "missing from the install: bin/int4pack"; exit 1; }
+  "$prefix/bin/int4pack" --help | grep -q convert
+fi
+
 expect() {  # $1: output file
   grep -q 'INT4 ND (2, 8): *E1 C3 A5 87 10 32 54 76$' "$1"
   grep -q 'INT32 ND (2, 1) words: *0x87A5C3E1 0x76543210$' "$1"

@@ -60,12 +60,16 @@ uint64_t write_checkpoint(const Checkpoint &in, const std::string &output, const
   OutputTransaction out(output, in.is_directory, common.force);
   std::vector<std::vector<OutputTensor>> shards(in.shards.size());
   std::vector<std::map<std::string, std::string>> metadata(in.shards.size());
-  uint64_t total = 0;
+  uint64_t total = 0;  // tensor bytes written
+  uint64_t to_read = 0;
   for (size_t s = 0; s < in.shards.size(); ++s) {
     shards[s] = make(s, &metadata[s]);
-    for (const OutputTensor &t : shards[s]) total += t.bytes;
+    for (const OutputTensor &t : shards[s]) {
+      total += t.bytes;
+      to_read += t.source_bytes;
+    }
   }
-  Progress progress(in.tensor_count(), total, !common.quiet && !common.json);
+  Progress progress(in.tensor_count(), to_read, !common.quiet && !common.json);
   for (size_t s = 0; s < in.shards.size(); ++s) {
     track(shards[s], progress);
     const std::string path = in.is_directory ? (fs::path(out.staging()) / in.shard_names[s]).string() : out.staging();
@@ -83,7 +87,8 @@ uint64_t write_checkpoint(const Checkpoint &in, const std::string &output, const
     for (const std::string &name : in.other_files) {
       throw_if_interrupted();
       std::error_code ec;
-      fs::copy_file(fs::path(in.path) / name, fs::path(out.staging()) / name, ec);
+      fs::copy(fs::path(in.path) / name, fs::path(out.staging()) / name,
+               fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
       if (ec) throw checkpoint::IoError((fs::path(in.path) / name).string() + ": cannot copy: " + ec.message());
     }
   }
@@ -98,6 +103,7 @@ uint64_t write_checkpoint(const Checkpoint &in, const std::string &output, const
 int convert(const ConvertRequest &request, const Common &common) {
   const auto start = std::chrono::steady_clock::now();
   apply_threads(common);
+  refuse_existing_output(request.output, common.force);  // before reading anything
   const Checkpoint in = checkpoint::open_checkpoint(request.input);
   std::optional<std::regex> include, exclude;
   if (!request.include.empty()) include = compile(request.include, "--include");
@@ -192,6 +198,7 @@ int convert(const ConvertRequest &request, const Common &common) {
 int unpack(const std::string &input, const std::string &output, const Common &common) {
   const auto start = std::chrono::steady_clock::now();
   apply_threads(common);
+  refuse_existing_output(output, common.force);
   const Checkpoint in = checkpoint::open_checkpoint(input);
   // Read every record before writing anything.
   std::vector<std::map<std::string, PackedRecord>> records(in.shards.size());

@@ -67,9 +67,9 @@ int main(int argc, char **argv) {
     if (*verify) return tool::verify(first, second, common);
     if (*inspect) return tool::inspect(first, common);
     if (*demo) return tool::demo(first, common);
-  } catch (const tool::Interrupted &) {
+  } catch (const tool::Interrupted &e) {
     std::fprintf(stderr, "\nint4pack: interrupted; no output was left behind\n");
-    return 130;
+    return 128 + e.signal;
   } catch (const std::bad_alloc &) {
     std::fprintf(stderr, "int4pack: out of memory\n");
     return 1;

@@ -13,9 +13,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-volatile std::sig_atomic_t interrupted = 0;
+volatile std::sig_atomic_t interrupted = 0;  // the signal's number
 
-extern "C" void on_signal(int) { interrupted = 1; }
+extern "C" void on_signal(int signal) { interrupted = signal; }
 
 std::string suffix() { return ".int4pack-tmp-" + std::to_string(::getpid()); }
 
@@ -25,22 +25,27 @@ void install_signal_handlers() {
   struct sigaction action {};
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
-  action.sa_flags = 0;  // no SA_RESTART: a blocked write returns, and the loop looks at the flag
+  action.sa_flags = 0;  // the flag is looked at between tensors (a tensor takes well under a second)
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 }
 
 void throw_if_interrupted() {
-  if (interrupted) throw Interrupted();
+  if (interrupted) throw Interrupted(interrupted);
+}
+
+void refuse_existing_output(const std::string &output, bool force) {
+  std::error_code ec;
+  if (!force && fs::exists(fs::symlink_status(output, ec))) {
+    throw UsageError(output + " already exists (use --force to replace it)");
+  }
 }
 
 OutputTransaction::OutputTransaction(std::string destination, bool directory, bool force)
     : destination_(std::move(destination)), directory_(directory), force_(force) {
   while (!destination_.empty() && destination_.size() > 1 && destination_.back() == '/') destination_.pop_back();
+  refuse_existing_output(destination_, force_);
   std::error_code ec;
-  if (fs::exists(fs::symlink_status(destination_, ec)) && !force_) {
-    throw UsageError(destination_ + " already exists (use --force to replace it)");
-  }
   staging_ = destination_ + suffix();
   fs::remove_all(staging_, ec);
   if (directory_ && !fs::create_directory(staging_, ec)) {
@@ -114,7 +119,7 @@ void Progress::draw(bool force) {
 void track(std::vector<checkpoint::OutputTensor> &tensors, Progress &progress) {
   for (checkpoint::OutputTensor &t : tensors) {
     auto inner = std::move(t.write);
-    const uint64_t bytes = t.bytes;
+    const uint64_t bytes = t.source_bytes;
     t.write = [inner = std::move(inner), bytes, &progress](checkpoint::Sink &sink) {
       throw_if_interrupted();
       inner(sink);

@@ -13,9 +13,11 @@
 
 namespace int4pack::tool {
 
-// Thrown when SIGINT or SIGTERM arrived; the command unwinds, removes its temporary output, exits 130.
+// Thrown when SIGINT or SIGTERM arrived; the command unwinds, removes its temporary output, and exits
+// 128 + the signal's number (130, 143).
 struct Interrupted : std::runtime_error {
-  Interrupted() : std::runtime_error("interrupted") {}
+  explicit Interrupted(int signal) : std::runtime_error("interrupted"), signal(signal) {}
+  int signal;
 };
 // A problem with what the user asked for (exit 1, one clear line each).
 struct UsageError : std::runtime_error {
@@ -24,6 +26,8 @@ struct UsageError : std::runtime_error {
 
 void install_signal_handlers();
 void throw_if_interrupted();
+// UsageError when `output` exists and --force was not given (checked again at the rename).
+void refuse_existing_output(const std::string &output, bool force);
 
 // Output written under a temporary name next to the destination and renamed into place by commit().
 // Until then, and whenever the object is destroyed without a commit (error, interruption), nothing
@@ -51,7 +55,7 @@ class OutputTransaction {
 class Progress {
  public:
   Progress(uint64_t tensors, uint64_t bytes, bool enabled);
-  void advance(uint64_t bytes);  // one tensor done
+  void advance(uint64_t bytes);  // one tensor done, `bytes` of input read for it
   void finish();
 
  private:
