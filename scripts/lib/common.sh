@@ -28,10 +28,15 @@ TEST_PACKAGES=(libgtest-dev libgmock-dev python3-numpy)
 # scripts/test-aarch64: the cross toolchain, qemu-user to run its binaries, GoogleTest's sources
 AARCH64_PACKAGES=(g++-aarch64-linux-gnu qemu-user googletest cmake ninja-build)
 
-# configure_and_build DIR [CMAKE_ARGS...]
+# configure_and_build DIR [CMAKE_ARGS...]: quiet when it works; the whole log when it does not.
 configure_and_build() {
-  local dir=$1
+  local dir=$1 log
   shift
-  cmake -S "$ROOT" -B "$dir" -G Ninja "$@" >/dev/null
-  cmake --build "$dir" -j "$JOBS"
+  mkdir -p "$dir"
+  log="$dir/build.log"
+  if ! { cmake -S "$ROOT" -B "$dir" -G Ninja "$@" && cmake --build "$dir" -j "$JOBS"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "build failed in $dir (log: $log)" >&2
+    return 1
+  fi
 }

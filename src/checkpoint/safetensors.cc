@@ -18,12 +18,6 @@ using Json = nlohmann::ordered_json;
 
 std::string in_quotes(const std::string &s) { return "'" + s + "'"; }
 
-std::string shape_text(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 uint64_t read_le64(const uint8_t *p) {
   uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
@@ -33,6 +27,12 @@ uint64_t read_le64(const uint8_t *p) {
 bool is_unsigned_integer(const Json &j) { return j.is_number_unsigned() || (j.is_number_integer() && j.get<int64_t>() >= 0); }
 
 }  // namespace
+
+std::string shape_text(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
 
 size_t dtype_size(const std::string &dtype) {
   static const std::map<std::string, size_t> sizes = {

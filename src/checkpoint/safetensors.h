@@ -25,6 +25,9 @@ struct IoError : std::runtime_error {
 
 inline constexpr uint64_t kMaxHeaderBytes = 100u * 1000u * 1000u;  // 100 MB, as the reference reader
 
+// "[2, 3]": shapes in messages and tables.
+std::string shape_text(const std::vector<int64_t> &shape);
+
 // Bytes per element of a safetensors dtype ("I32", "F16", ...), or 0 when the name is unknown.
 size_t dtype_size(const std::string &dtype);
 

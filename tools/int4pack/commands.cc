@@ -19,15 +19,10 @@ namespace fs = std::filesystem;
 using checkpoint::Checkpoint;
 using checkpoint::OutputTensor;
 using checkpoint::PackedRecord;
+using checkpoint::shape_text;
 using checkpoint::SafetensorsFile;
 using checkpoint::TensorEntry;
 using Json = nlohmann::ordered_json;
-
-std::string shape_text(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
