@@ -182,10 +182,9 @@ int convert(const ConvertRequest &request, const Common &common) {
                           {"packed", packed_list}};
     std::printf("%s\n", summary.dump(2).c_str());
   } else if (!common.quiet) {
-    std::printf("packed %llu of %llu tensors (%.3f GB of carriers -> %.3f GB packed), in %.2f s\n",
+    std::printf("packed %llu of %llu tensors (%.3f GB of carriers -> %.3f GB packed) in %.2f s into %s\n",
                 static_cast<unsigned long long>(count), static_cast<unsigned long long>(in.tensor_count()),
-                carrier_bytes / 1e9, packed_bytes_out / 1e9, seconds);
-    std::printf("output: %s\n", request.output.c_str());
+                carrier_bytes / 1e9, packed_bytes_out / 1e9, seconds, request.output.c_str());
   }
   return 0;
 }
@@ -226,7 +225,7 @@ int unpack(const std::string &input, const std::string &output, const Common &co
                             .dump(2)
                             .c_str());
   } else if (!common.quiet) {
-    std::printf("unpacked %llu tensors in %.2f s\noutput: %s\n", static_cast<unsigned long long>(count),
+    std::printf("unpacked %llu tensors in %.2f s into %s\n", static_cast<unsigned long long>(count),
                 seconds_since(start), output.c_str());
   }
   return 0;
