@@ -1,0 +1,276 @@
+// fuzz_safetensors: untrusted safetensors files and sharded-checkpoint indexes.
+//
+// Every input is used three ways:
+//   1. checkpoint::parse_header: the first 8 bytes give the data-section size (modulo 2^48), the rest is
+//      the JSON header;
+//   2. the whole input as a file (one temporary file per process, rewritten each time), opened with
+//      SafetensorsFile, then run through what the converter does with an opened file: the default
+//      selection (looks_like_int4_weight), check_tensor, packing, pass-through, and the int4pack records
+//      of __metadata__ (decode_record, unpacked_output);
+//   3. when it starts with '{': as the *.safetensors.index.json of a checkpoint directory that holds two
+//      small valid shards, a subdirectory and a config file, opened with open_checkpoint; an accepted index
+//      goes through rewrite_index.
+// FormatError and IoError are the accepted refusals. Any other exception, a crash, a sanitizer report, or
+// an accepted file that breaks what the reader promises (in-bounds, ordered, gap-free tensors whose byte
+// length is dtype x shape, unique names) is a finding.
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/int4_tensors.h"
+#include "checkpoint/safetensors.h"
+#include "core/layout.h"
+#include "fuzz_common.h"
+
+namespace {
+
+namespace ck = int4pack::checkpoint;
+namespace fs = std::filesystem;
+
+std::string g_file;  // per process: /tmp/fuzz_safetensors.<pid>.safetensors
+std::string g_dir;   // per process: /tmp/fuzz_safetensors.<pid>.d, a checkpoint directory
+
+constexpr uint64_t kMaxConvertBytes = 256 << 10;  // tensors packed / unpacked in full, at most
+
+class CountingSink : public ck::Sink {
+ public:
+  void write(const void *data, size_t bytes) override {
+    const auto *p = static_cast<const volatile uint8_t *>(data);
+    if (bytes > 0) sum_ += p[0] + p[bytes - 1];  // touch both ends: ASan checks the span
+    written += bytes;
+  }
+  uint64_t written = 0;
+
+ private:
+  uint64_t sum_ = 0;
+};
+
+void write_file(const std::string &path, const uint8_t *data, size_t size) {
+  std::FILE *f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr || (size > 0 && std::fwrite(data, 1, size, f) != size) || std::fclose(f) != 0) {
+    fuzz::finding("cannot write %s", path.c_str());
+  }
+}
+
+ck::OutputTensor small_tensor(const std::string &name, const std::string &dtype, std::vector<int64_t> shape,
+                              std::vector<uint8_t> bytes) {
+  ck::OutputTensor t;
+  t.name = name;
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.bytes = bytes.size();
+  t.write = [bytes](ck::Sink &s) { s.write(bytes.data(), bytes.size()); };
+  return t;
+}
+
+void remove_temporaries() {
+  std::error_code ec;
+  fs::remove(g_file, ec);
+  fs::remove_all(g_dir, ec);
+}
+
+// What an accepted header promises, checked independently of the reader.
+void check_entries(const char *what, const std::vector<ck::TensorEntry> &tensors, uint64_t data_bytes) {
+  uint64_t covered = 0;
+  std::set<std::string> names;
+  for (const ck::TensorEntry &t : tensors) {
+    if (!names.insert(t.name).second) fuzz::finding("%s: accepted duplicate tensor name '%s'", what, t.name.c_str());
+    if (t.name == "__metadata__") fuzz::finding("%s: __metadata__ returned as a tensor", what);
+    if (t.begin != covered || t.end < t.begin) {
+      fuzz::finding("%s: tensor '%s' at [%llu, %llu) does not follow the previous one (ends at %llu)", what,
+                    t.name.c_str(), static_cast<unsigned long long>(t.begin), static_cast<unsigned long long>(t.end),
+                    static_cast<unsigned long long>(covered));
+    }
+    covered = t.end;
+    const size_t width = ck::dtype_size(t.dtype);
+    if (width == 0) fuzz::finding("%s: tensor '%s' has unknown dtype '%s'", what, t.name.c_str(), t.dtype.c_str());
+    bool zero = false;
+    for (int64_t d : t.shape) {
+      if (d < 0) fuzz::finding("%s: tensor '%s' has a negative dim %lld", what, t.name.c_str(), static_cast<long long>(d));
+      zero = zero || d == 0;
+    }
+    uint64_t product = width;
+    bool overflow = false;
+    for (int64_t d : t.shape) overflow = overflow || __builtin_mul_overflow(product, static_cast<uint64_t>(d), &product);
+    if (zero ? t.bytes() != 0 : (overflow || product != t.bytes())) {
+      fuzz::finding("%s: tensor '%s' holds %llu bytes, not dtype x shape", what, t.name.c_str(),
+                    static_cast<unsigned long long>(t.bytes()));
+    }
+    // The element count callers (the converter) take from an accepted entry.
+    const int64_t n = t.elements();
+    if (static_cast<uint64_t>(n) * width != t.bytes() && n >= 0) {
+      fuzz::finding("%s: tensor '%s' elements() = %lld disagrees with its %llu bytes", what, t.name.c_str(),
+                    static_cast<long long>(n), static_cast<unsigned long long>(t.bytes()));
+    }
+  }
+  if (covered != data_bytes) {
+    fuzz::finding("%s: tensors cover %llu of %llu data bytes", what, static_cast<unsigned long long>(covered),
+                  static_cast<unsigned long long>(data_bytes));
+  }
+}
+
+uint64_t le64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+void fuzz_parse_header(const uint8_t *data, size_t size) {
+  if (size < 8) return;
+  const uint64_t data_bytes = le64(data) % (uint64_t{1} << 48);
+  std::map<std::string, std::string> metadata;
+  std::vector<ck::TensorEntry> tensors;
+  try {
+    tensors = ck::parse_header("fuzz", reinterpret_cast<const char *>(data + 8), size - 8, data_bytes, &metadata);
+  } catch (const ck::FormatError &) {
+    return;
+  }
+  check_entries("parse_header", tensors, data_bytes);
+}
+
+void convert_paths(const ck::SafetensorsFile &file) {
+  const std::vector<ck::TensorEntry> &tensors = file.tensors();
+  for (const ck::TensorEntry &t : tensors) {
+    if (file.find(t.name) != &t) fuzz::finding("find('%s') is not the entry", t.name.c_str());
+    file.prefetch(t);
+    for (auto input : {ck::InputEncoding::kSigned, ck::InputEncoding::kOffset8}) ck::looks_like_int4_weight(file, t, input);
+    ck::PackOptions options[4];
+    options[1].layout = int4pack::PackedLayout::kNz;
+    options[1].int32_words = true;
+    options[2].transpose = true;
+    options[2].input = ck::InputEncoding::kOffset8;
+    options[3].layout = int4pack::PackedLayout::kNz;
+    options[3].transpose = true;
+    for (const ck::PackOptions &o : options) {
+      const std::vector<std::string> problems = ck::check_tensor(file, t, o);
+      if (!problems.empty() || t.bytes() > kMaxConvertBytes) continue;
+      ck::PackedRecord record;
+      ck::OutputTensor out = ck::packed_output(file, t, o, &record);
+      CountingSink sink;
+      out.write(sink);
+      if (sink.written != out.bytes) {
+        fuzz::finding("packed_output('%s') wrote %llu bytes, declared %llu", t.name.c_str(),
+                      static_cast<unsigned long long>(sink.written), static_cast<unsigned long long>(out.bytes));
+      }
+      // The record the converter writes must read back.
+      ck::decode_record("fuzz", ck::encode_record(record));
+    }
+    if (t.bytes() <= kMaxConvertBytes) {
+      ck::OutputTensor copy = ck::passthrough_output(file, t);
+      CountingSink sink;
+      copy.write(sink);
+      if (sink.written != t.bytes()) fuzz::finding("passthrough_output('%s') wrote the wrong length", t.name.c_str());
+    }
+    file.release(t);
+  }
+  // Records of packed tensors, as `int4pack unpack` reads them.
+  const std::string prefix = ck::kMetadataPrefix;
+  for (const auto &[key, value] : file.metadata()) {
+    if (key.compare(0, prefix.size(), prefix) != 0) continue;
+    const ck::TensorEntry *t = file.find(key.substr(prefix.size()));
+    try {
+      const ck::PackedRecord r = ck::decode_record(key, value);
+      if (t == nullptr || t->bytes() > kMaxConvertBytes) continue;
+      ck::OutputTensor out = ck::unpacked_output(file, *t, r);
+      if (out.bytes > 8 * kMaxConvertBytes) continue;
+      CountingSink sink;
+      out.write(sink);
+      if (sink.written != out.bytes) {
+        fuzz::finding("unpacked_output('%s') wrote %llu bytes, declared %llu", t->name.c_str(),
+                      static_cast<unsigned long long>(sink.written), static_cast<unsigned long long>(out.bytes));
+      }
+    } catch (const ck::FormatError &) {
+    }
+  }
+}
+
+void fuzz_file(const uint8_t *data, size_t size) {
+  write_file(g_file, data, size);
+  try {
+    const ck::SafetensorsFile file(g_file);
+    if (file.file_size() != size) fuzz::finding("file_size %llu of a %zu-byte file", static_cast<unsigned long long>(file.file_size()), size);
+    const uint64_t data_start = 8 + le64(data);  // the reader accepted it: the header length is in bounds
+    if (data_start > size) fuzz::finding("accepted a header length past the end of the file");
+    check_entries("SafetensorsFile", file.tensors(), size - data_start);
+    for (const ck::TensorEntry &t : file.tensors()) {
+      // The mapping starts at the file's first byte: data(t) must be data_start + begin into it.
+      if (t.bytes() > 0) {
+        const volatile uint8_t first = *file.data(t);
+        const volatile uint8_t last = file.data(t)[t.bytes() - 1];
+        if (first != data[data_start + t.begin] || last != data[data_start + t.end - 1]) {
+          fuzz::finding("data('%s') does not point at its bytes", t.name.c_str());
+        }
+      }
+    }
+    convert_paths(file);
+  } catch (const ck::FormatError &) {
+  } catch (const ck::IoError &) {
+  }
+}
+
+void fuzz_index(const uint8_t *data, size_t size) {
+  write_file(g_dir + "/model.safetensors.index.json", data, size);
+  try {
+    const ck::Checkpoint c = ck::open_checkpoint(g_dir);
+    if (c.shards.size() != c.shard_names.size()) fuzz::finding("shards and shard_names differ in length");
+    for (const std::string &name : c.shard_names) {
+      if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+        fuzz::finding("accepted shard name '%s' outside the directory", name.c_str());
+      }
+    }
+    // An accepted index is one rewrite_index must handle.
+    const std::string rewritten = ck::rewrite_index(c.index_text, c.total_bytes());
+    const auto j = nlohmann::ordered_json::parse(rewritten);
+    if (j.at("metadata").at("total_size").get<uint64_t>() != c.total_bytes()) {
+      fuzz::finding("rewrite_index did not record total_size");
+    }
+  } catch (const ck::FormatError &) {
+  } catch (const ck::IoError &) {
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int *, char ***) {
+  const std::string base = (fs::temp_directory_path() / ("fuzz_safetensors." + std::to_string(::getpid()))).string();
+  g_file = base + ".safetensors";
+  g_dir = base + ".d";
+  std::error_code ec;
+  fs::remove_all(g_dir, ec);
+  fs::create_directories(g_dir + "/original");
+  write_file(g_dir + "/config.json", reinterpret_cast<const uint8_t *>("{}\n"), 3);
+  ck::write_safetensors(g_dir + "/model-00001-of-00002.safetensors", {{"format", "pt"}},
+                        {small_tensor("model.a.weight", "I32", {2, 4},
+                                      {0, 0, 0, 0, 1, 0, 0, 0, 0xF8, 0xFF, 0xFF, 0xFF, 7, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0,
+                                       0, 0xFC, 0xFF, 0xFF, 0xFF, 5, 0, 0, 0}),
+                         small_tensor("model.norm", "F32", {1}, {0, 0, 0x80, 0x3F})});
+  ck::write_safetensors(g_dir + "/model-00002-of-00002.safetensors", {},
+                        {small_tensor("model.b.weight", "I8", {2, 2}, {1, 0xFF, 7, 0xF8})});
+  std::atexit(remove_temporaries);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  try {
+    fuzz_parse_header(data, size);
+    fuzz_file(data, size);
+    size_t i = 0;
+    while (i < size && (data[i] == ' ' || data[i] == '\n' || data[i] == '\t' || data[i] == '\r')) ++i;
+    if (i < size && data[i] == '{') fuzz_index(data, size);
+  } catch (const std::exception &e) {
+    fuzz::finding("unexpected exception: %s", e.what());
+  } catch (...) {
+    fuzz::finding("unexpected exception of a non-std type");
+  }
+  return 0;
+}
