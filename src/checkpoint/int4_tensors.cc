@@ -85,9 +85,8 @@ std::vector<int32_t> unpacked_matrix(const SafetensorsFile &file, const TensorEn
   const MatrixShape m{r.view_shape[0], r.view_shape[1]};
   const PackOptions o = r.options();
   std::vector<int32_t> values(static_cast<size_t>(m.rows * m.cols));
-  std::vector<uint8_t> bytes(packed.bytes());
-  std::memcpy(bytes.data(), file.data(packed), bytes.size());
-  unpack({m, o.layout, bytes.data(), values.data()});
+  file.prefetch(packed);
+  unpack({m, o.layout, file.data(packed), values.data()});
   return values;
 }
 
