@@ -40,23 +40,10 @@ constexpr int32_t kNz = ACL_FORMAT_FRACTAL_NZ;
 
 aclrtStream g_stream = nullptr;
 
-// aclDataType and aclFormat are C enums without a fixed underlying type: C++ (the library) may only hold
-// values in [-64, 63] in them, while a C caller may pass any int. Values outside that range make UBSan
-// report the library's first load of the field (tensor.cc, aclCreateTensor): a known finding
-// (fuzz/regressions/fuzz_operator/ubsan-enum-*), so by default the harness stays inside the range and
-// INT4PACK_FUZZ_WIDE_ENUMS=1 passes any int.
-bool wide_enums() {
-  static const bool wide = [] {
-    const char *v = std::getenv("INT4PACK_FUZZ_WIDE_ENUMS");
-    return v != nullptr && *v != '\0' && *v != '0';
-  }();
-  return wide;
-}
-
-int32_t any_int_enum(fuzz::Input &in) {
-  const uint32_t v = in.u32();
-  return wide_enums() ? static_cast<int32_t>(v) : static_cast<int32_t>(v % 128) - 64;
-}
+// aclDataType and aclFormat reach the library as any int a C caller passes, also far outside the
+// enumerators (the library keeps them as ints; fuzz/regressions/fuzz_operator/ubsan-enum-* once showed
+// it loading them as enums).
+int32_t any_int_enum(fuzz::Input &in) { return static_cast<int32_t>(in.u32()); }
 
 struct Desc {
   bool null_tensor = false;

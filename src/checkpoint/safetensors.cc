@@ -44,7 +44,7 @@ size_t dtype_size(const std::string &dtype) {
 
 int64_t TensorEntry::elements() const {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) n *= d;  // parse_header refused shapes whose partial products leave int64
   return n;
 }
 
@@ -157,7 +157,9 @@ std::vector<TensorEntry> parse_header(const std::string &where, const char *json
         throw FormatError(what + ": shape " + entry["shape"].dump() + " is not a list of non-negative integers");
       }
       t.shape.push_back(d.get<int64_t>());
-      if (__builtin_mul_overflow(elements, d.get<uint64_t>(), &elements)) {
+      // Every partial product must fit int64 too: shapes are int64 everywhere downstream.
+      if (__builtin_mul_overflow(elements, d.get<uint64_t>(), &elements) ||
+          elements > static_cast<uint64_t>(INT64_MAX)) {
         throw FormatError(what + ": shape " + entry["shape"].dump() + " has too many elements");
       }
     }

@@ -10,7 +10,7 @@
 namespace int4pack::ops {
 namespace {
 
-std::string dtype_name(aclDataType t) {
+std::string dtype_name(int32_t t) {
   switch (t) {
     case ACL_DT_UNDEFINED:
       return "DT_UNDEFINED";
@@ -69,10 +69,10 @@ std::string dtype_name(aclDataType t) {
     case ACL_FLOAT4_E1M2:
       return "FLOAT4_E1M2";
   }
-  return "UNKNOWN(" + std::to_string(static_cast<int>(t)) + ")";
+  return "UNKNOWN(" + std::to_string(t) + ")";
 }
 
-std::string format_name(aclFormat f) {
+std::string format_name(int32_t f) {
   switch (f) {
     case ACL_FORMAT_UNDEFINED:
       return "UNDEFINED";
@@ -115,7 +115,7 @@ std::string format_name(aclFormat f) {
     case ACL_FORMAT_FRACTAL_NZ_C0_8:
       return "FRACTAL_NZ_C0_8";
   }
-  return "UNKNOWN(" + std::to_string(static_cast<int>(f)) + ")";
+  return "UNKNOWN(" + std::to_string(f) + ")";
 }
 
 template <typename Dims>
@@ -127,7 +127,7 @@ std::string shape_text(const Dims &dims) {
 
 // Origin formats describe plain row-major memory; every other format is a private (blocked) layout that
 // has no view strides to check, as in CANN.
-bool is_origin_format(aclFormat f) {
+bool is_origin_format(int32_t f) {
   switch (f) {
     case ACL_FORMAT_ND:
     case ACL_FORMAT_NCHW:
@@ -205,7 +205,7 @@ aclnnStatus check_int4_pair(const PairNames &names, const aclTensor *carrier, co
 
   // 3. Data types.
   for (const Argument &a : args) {
-    const aclDataType dtype = a.tensor->dtype;
+    const int32_t dtype = a.tensor->dtype;
     if (a.is_carrier && dtype != ACL_INT32) {
       return fail(ACLNN_ERR_PARAM_INVALID,
                   a.name() + " dtype must be INT32 (supported: [INT32]), but got " + dtype_name(dtype));
@@ -218,7 +218,7 @@ aclnnStatus check_int4_pair(const PairNames &names, const aclTensor *carrier, co
 
   // 4. Formats.
   for (const Argument &a : args) {
-    const aclFormat format = a.tensor->format;
+    const int32_t format = a.tensor->format;
     if (a.is_carrier && format != ACL_FORMAT_ND) {
       return fail(ACLNN_ERR_PARAM_INVALID, a.name() + " format must be ND, but got " + format_name(format));
     }

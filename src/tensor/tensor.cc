@@ -26,8 +26,8 @@ aclnnStatus fail(aclnnStatus status, std::string message) {
 }
 
 // Fills t from the C arguments; the caller has checked pointers against counts.
-void describe(aclTensor *t, const int64_t *viewDims, uint64_t viewDimsNum, aclDataType dataType, const int64_t *stride,
-              int64_t offset, aclFormat format, const int64_t *storageDims, uint64_t storageDimsNum, void *data) {
+void describe(aclTensor *t, const int64_t *viewDims, uint64_t viewDimsNum, int32_t dataType, const int64_t *stride,
+              int64_t offset, int32_t format, const int64_t *storageDims, uint64_t storageDimsNum, void *data) {
   t->view_dims.assign(viewDims, viewDims + viewDimsNum);
   t->strides = stride != nullptr ? std::vector<int64_t>(stride, stride + viewDimsNum) : contiguous_strides(t->view_dims);
   t->offset = offset;
@@ -103,7 +103,8 @@ aclTensor *aclCreateTensor(const int64_t *viewDims, uint64_t viewDimsNum, aclDat
   aclTensor *t = nullptr;
   try {
     t = new aclTensor;
-    describe(t, viewDims, viewDimsNum, dataType, stride, offset, format, storageDims, storageDimsNum, tensorData);
+    describe(t, viewDims, viewDimsNum, enum_bits(dataType), stride, offset, enum_bits(format), storageDims,
+             storageDimsNum, tensorData);
     LiveTensors &l = live();
     std::lock_guard<std::mutex> lock(l.mutex);
     l.set.insert(t);
@@ -125,7 +126,8 @@ aclnnStatus aclInitTensor(aclTensor *tensor, const int64_t *viewDims, uint64_t v
   }
   if (!is_live(tensor)) return fail(ACLNN_ERR_PARAM_INVALID, "aclInitTensor: tensor is not a live aclTensor");
   try {
-    describe(tensor, viewDims, viewDimsNum, dataType, stride, offset, format, storageDims, storageDimsNum, tensorData);
+    describe(tensor, viewDims, viewDimsNum, enum_bits(dataType), stride, offset, enum_bits(format), storageDims,
+             storageDimsNum, tensorData);
   } catch (const std::bad_alloc &) {
     return fail(ACLNN_ERR_INNER, "aclInitTensor: out of memory");
   }
@@ -162,11 +164,18 @@ aclnnStatus aclGetViewOffset(const aclTensor *tensor, int64_t *offset) {
 }
 
 aclnnStatus aclGetFormat(const aclTensor *tensor, aclFormat *format) {
-  return get_field("aclGetFormat", tensor, format, &aclTensor::format);
+  int32_t bits = 0;
+  const aclnnStatus status = get_field("aclGetFormat", tensor, format != nullptr ? &bits : nullptr, &aclTensor::format);
+  if (status == ACLNN_SUCCESS) std::memcpy(format, &bits, sizeof bits);  // whatever the caller stored
+  return status;
 }
 
 aclnnStatus aclGetDataType(const aclTensor *tensor, aclDataType *dataType) {
-  return get_field("aclGetDataType", tensor, dataType, &aclTensor::dtype);
+  int32_t bits = 0;
+  const aclnnStatus status =
+      get_field("aclGetDataType", tensor, dataType != nullptr ? &bits : nullptr, &aclTensor::dtype);
+  if (status == ACLNN_SUCCESS) std::memcpy(dataType, &bits, sizeof bits);
+  return status;
 }
 
 }  // extern "C"

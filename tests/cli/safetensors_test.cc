@@ -206,6 +206,14 @@ TEST_F(SafetensorsReader, DuplicateNames) {
           {"duplicate", "'w.weight'"});
 }
 
+// Found by fuzz_safetensors: an empty shape whose partial products leave int64 (2^62 x 2 x 0) was
+// accepted, and TensorEntry::elements() then overflowed.
+TEST_F(SafetensorsReader, ShapeWhosePartialProductOverflowsIsRefused) {
+  refused(safetensors_bytes(R"({"a.weight":{"dtype":"I32","shape":[4611686018427387904,2,0],"data_offsets":[0,0]}})",
+                            ""),
+          {"'a.weight'", "too many elements"});
+}
+
 TEST_F(SafetensorsReader, UnknownDtype) {
   refused(safetensors_bytes(R"({"w.weight":{"dtype":"I3","shape":[2,2],"data_offsets":[0,16]}})", k16),
           {"'w.weight'", "unknown dtype", "'I3'"});
