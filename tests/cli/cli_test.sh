@@ -429,6 +429,41 @@ done
 interrupt big-out.safetensors tmp TERM
 if [ "$rc" -eq 143 ] || [ "$rc" -eq 0 ]; then ok; else bad "SIGTERM: exit $rc, wanted 143 (128 + 15)"; fi
 if [ "$rc" -eq 143 ]; then absent big-out.safetensors; fi
+section "faults: input truncated while read, file size limit, unwritable output"
+input_sum=$(md5sum <big.safetensors)
+# The input shrinks under the memory map while the conversion reads it: a clear line, exit 1, no output.
+cp big.safetensors shrinking.safetensors
+"$TOOL" convert shrinking.safetensors shrunk-out.safetensors --quiet --threads 1 >"$W/out" 2>"$W/err" &
+pid=$!
+for _ in $(seq 400); do
+  if compgen -G "shrunk-out.safetensors.int4pack-tmp-*" >/dev/null; then break; fi
+  sleep 0.01
+done
+truncate -s 4096 shrinking.safetensors
+wait $pid
+rc=$?
+if [ "$rc" -eq 1 ]; then
+  ok
+  err_has "changed size while it was being read"
+elif [ "$rc" -eq 0 ]; then
+  echo "conversion finished before the truncation; not checked"
+else
+  bad "input truncated while read: exit $rc, wanted 1"
+fi
+absent shrunk-out.safetensors
+rm -f shrinking.safetensors
+# A file size limit stands for a full disk: the write fails, the error names it, nothing is left.
+(ulimit -f 1024 && "$TOOL" convert big.safetensors limited-out.safetensors --quiet >"$W/out" 2>"$W/err")
+rc=$?
+if [ "$rc" -eq 1 ]; then ok; else bad "file size limit: exit $rc, wanted 1"; fi
+err_has "write failed" "File too large"
+absent limited-out.safetensors
+# An output directory that cannot hold the output (its parent is a regular file; root ignores modes).
+echo not-a-directory >plainfile
+run nonzero convert big.safetensors plainfile/out.safetensors --quiet
+err_has "cannot create"
+absent plainfile/out.safetensors
+if [ "$(md5sum <big.safetensors)" = "$input_sum" ]; then ok; else bad "a failed conversion changed its input"; fi
 rm -f big.safetensors
 
 # ---------------------------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ uint64_t write_checkpoint(const Checkpoint &in, const std::string &output, const
   for (size_t s = 0; s < in.shards.size(); ++s) {
     track(shards[s], progress);
     const std::string path = in.is_directory ? (fs::path(out.staging()) / in.shard_names[s]).string() : out.staging();
+    will_write(path);
     checkpoint::write_safetensors(path, metadata[s], shards[s]);
   }
   if (in.is_directory) {

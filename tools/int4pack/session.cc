@@ -6,6 +6,8 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <string>
+#include <vector>
 #include <system_error>
 
 namespace int4pack::tool {
@@ -16,6 +18,22 @@ namespace fs = std::filesystem;
 volatile std::sig_atomic_t interrupted = 0;  // the signal's number
 
 extern "C" void on_signal(int signal) { interrupted = signal; }
+
+// What to delete if the process must die where it cannot unwind: SIGBUS, when a memory-mapped input
+// shrinks under us (truncated by another process while being read). Written only between tensors, read
+// only by the handler; the handler uses async-signal-safe calls alone.
+std::vector<std::string> *doomed_files = new std::vector<std::string>;
+std::string *doomed_directory = new std::string;
+
+extern "C" void on_bus_error(int) {
+  for (const std::string &path : *doomed_files) ::unlink(path.c_str());
+  if (!doomed_directory->empty()) ::rmdir(doomed_directory->c_str());
+  static const char message[] =
+      "\nint4pack: an input file changed size while it was being read (truncated?); no output was left behind\n";
+  ssize_t ignored = ::write(STDERR_FILENO, message, sizeof message - 1);
+  (void)ignored;
+  ::_exit(1);
+}
 
 std::string suffix() { return ".int4pack-tmp-" + std::to_string(::getpid()); }
 
@@ -28,7 +46,15 @@ void install_signal_handlers() {
   action.sa_flags = 0;  // the flag is looked at between tensors (a tensor takes well under a second)
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  struct sigaction bus {};
+  bus.sa_handler = on_bus_error;
+  sigemptyset(&bus.sa_mask);
+  sigaction(SIGBUS, &bus, nullptr);
+  // Over a file size limit (ulimit -f), let write() fail with EFBIG and clean up, instead of dying.
+  std::signal(SIGXFSZ, SIG_IGN);
 }
+
+void will_write(const std::string &path) { doomed_files->push_back(path); }
 
 void throw_if_interrupted() {
   if (interrupted) throw Interrupted(interrupted);
@@ -51,9 +77,16 @@ OutputTransaction::OutputTransaction(std::string destination, bool directory, bo
   if (directory_ && !fs::create_directory(staging_, ec)) {
     throw checkpoint::IoError(staging_ + ": cannot create: " + ec.message());
   }
+  if (directory_) {
+    *doomed_directory = staging_;
+  } else {
+    will_write(staging_);
+  }
 }
 
 OutputTransaction::~OutputTransaction() {
+  doomed_files->clear();
+  doomed_directory->clear();
   if (committed_) return;
   std::error_code ec;
   fs::remove_all(staging_, ec);

@@ -24,7 +24,11 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// SIGINT/SIGTERM set a flag (see throw_if_interrupted); SIGBUS (a mapped input truncated) removes the
+// output being written and exits 1; SIGXFSZ is ignored so that a file size limit fails a write instead.
 void install_signal_handlers();
+// Registers a file about to be written inside an OutputTransaction's staging area, for SIGBUS clean-up.
+void will_write(const std::string &path);
 void throw_if_interrupted();
 // UsageError when `output` exists and --force was not given (checked again at the rename).
 void refuse_existing_output(const std::string &output, bool force);
