@@ -3,6 +3,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/nz_walk.h"
+#include "kernels/nz_x86.h"
 
 namespace int4pack::kernels {
 namespace {
@@ -45,7 +46,6 @@ inline void unpack16(const uint8_t *src, int32_t *dst) {
   _mm256_storeu_si256(out + 3, _mm256_cvtepi8_epi32(_mm_srli_si128(second, 8)));
 }
 
-inline bool aligned32(const void *p) { return reinterpret_cast<uintptr_t>(p) % 32 == 0; }
 
 }  // namespace
 
@@ -65,20 +65,7 @@ void pack_nd_avx2(const int32_t *src, uint8_t *dst, int64_t bytes, bool streamin
 
 void pack_nz_avx2(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
                   bool streaming) {
-  const auto full = [](const int32_t *in, uint8_t *out) {
-    _mm256_store_si256(reinterpret_cast<__m256i *>(out), pack64(in));  // into the aligned staging area
-  };
-  if (streaming && aligned32(dst)) {
-    walk_pack_nz(src, dst, shape, rb_begin, rb_end, full, pack_tail, [](const uint8_t *staged, uint8_t *out) {
-      for (int64_t i = 0; i < kBlockBytes; i += 32) {
-        _mm256_stream_si256(reinterpret_cast<__m256i *>(out + i),
-                            _mm256_load_si256(reinterpret_cast<const __m256i *>(staged + i)));
-      }
-    });
-    _mm_sfence();
-    return;
-  }
-  walk_pack_nz(src, dst, shape, rb_begin, rb_end, full, pack_tail, copy_block);
+  pack_nz_x86(src, dst, shape, rb_begin, rb_end, streaming, pack64);
 }
 
 void unpack_nd_avx2(const uint8_t *src, int32_t *dst, int64_t bytes) { unpack_nd_by_16(src, dst, bytes, unpack16); }

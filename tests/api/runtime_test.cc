@@ -23,16 +23,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// True when `message` contains every one of `words`.
-::testing::AssertionResult Mentions(const std::string &message, std::initializer_list<const char *> words) {
-  if (message.empty()) return ::testing::AssertionFailure() << "no error message was recorded";
-  for (const char *w : words) {
-    if (message.find(w) == std::string::npos) {
-      return ::testing::AssertionFailure() << "message \"" << message << "\" does not mention \"" << w << "\"";
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
 
 // Enqueues work that sleeps, so that whatever is enqueued after it is certainly still queued for a while.
 void enqueue_delay(aclrtStream stream, milliseconds delay) {

@@ -11,15 +11,6 @@
 namespace int4pack::testing {
 namespace {
 
-::testing::AssertionResult Mentions(const std::string &message, std::initializer_list<const char *> words) {
-  if (message.empty()) return ::testing::AssertionFailure() << "no error message was recorded";
-  for (const char *w : words) {
-    if (message.find(w) == std::string::npos) {
-      return ::testing::AssertionFailure() << "message \"" << message << "\" does not mention \"" << w << "\"";
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
 
 // What the aclGet* accessors report about a tensor.
 struct Described {

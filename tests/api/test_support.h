@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,6 +23,17 @@ namespace int4pack::testing {
 inline std::string recent_error() {
   const char *m = aclGetRecentErrMsg();
   return m != nullptr ? std::string(m) : std::string();
+}
+
+// True when `message` contains every one of `words` (and says what is missing otherwise).
+inline ::testing::AssertionResult Mentions(const std::string &message, std::initializer_list<const char *> words) {
+  if (message.empty()) return ::testing::AssertionFailure() << "no error message was recorded";
+  for (const char *w : words) {
+    if (message.find(w) == std::string::npos) {
+      return ::testing::AssertionFailure() << "message \"" << message << "\" does not mention \"" << w << "\"";
+    }
+  }
+  return ::testing::AssertionSuccess();
 }
 
 // Device memory from aclrtMalloc, released on scope exit.
