@@ -20,6 +20,11 @@ long resident_kib() {
 using LifecycleTest = AclTest;
 
 TEST_F(LifecycleTest, TenThousandCreateRunDestroyCyclesDoNotGrowMemory) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The sanitizers' allocators hold freed memory back (ASan's quarantine), so the resident set says
+  // nothing here; LeakSanitizer checks for leaks in that build instead.
+  GTEST_SKIP() << "resident set not meaningful under a sanitizer allocator";
+#endif
   const auto weight = random_weight(16, 64, 1);
   std::vector<uint8_t> out(512);
   const auto cycle = [&](int i) {
