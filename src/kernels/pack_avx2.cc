@@ -3,7 +3,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/nz_walk.h"
-#include "kernels/nz_x86.h"
+#include "kernels/pack_x86.h"
 
 namespace int4pack::kernels {
 namespace {
@@ -50,17 +50,7 @@ inline void unpack16(const uint8_t *src, int32_t *dst) {
 }  // namespace
 
 void pack_nd_avx2(const int32_t *src, uint8_t *dst, int64_t bytes, bool streaming) {
-  int64_t j = 0;
-  if (streaming) {
-    const int64_t head = static_cast<int64_t>((32 - reinterpret_cast<uintptr_t>(dst) % 32) % 32);
-    j = head < bytes ? head : bytes;
-    pack_pairs(src, dst, j);
-    for (; j + 32 <= bytes; j += 32) _mm256_stream_si256(reinterpret_cast<__m256i *>(dst + j), pack64(src + 2 * j));
-    _mm_sfence();
-  } else {
-    for (; j + 32 <= bytes; j += 32) _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + j), pack64(src + 2 * j));
-  }
-  pack_pairs(src + 2 * j, dst + j, bytes - j);
+  pack_nd_x86(src, dst, bytes, streaming, pack64);
 }
 
 void pack_nz_avx2(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,

@@ -3,14 +3,14 @@
 
 #include "kernels/kernels.h"
 #include "kernels/nz_walk.h"
-#include "kernels/nz_x86.h"
+#include "kernels/pack_x86.h"
 
 namespace int4pack::kernels {
 namespace {
 
 // Reads are 256 bits wide on purpose: on some AVX-512 CPUs (AMD Zen 5, measured with scripts/bench)
 // 512-bit loads stream from memory about a third slower than 256-bit ones, and this kernel is bound by
-// reading. AVX-512 contributes the one-instruction word permute and 64-byte (full-line) stores.
+// reading. AVX-512 contributes the one-instruction word permute.
 
 // 64 int32 values -> 32 packed bytes. Mask to nibbles, pack to 16 bits, multiply-add each pair into its
 // byte (low + 16 * high), pack twice more; the packs work within 128-bit lanes, leaving result word q at
@@ -31,11 +31,6 @@ inline __m256i pack64(const int32_t *src) {
   return _mm256_permutexvar_epi16(order, bytes);
 }
 
-// Two runs of 64 values -> one 64-byte line: `first` gives bytes 0..31, `second` bytes 32..63.
-inline __m512i pack128(const int32_t *first, const int32_t *second) {
-  return _mm512_inserti64x4(_mm512_castsi256_si512(pack64(first)), pack64(second), 1);
-}
-
 // 16 packed bytes -> 32 int32 values, sign-extended.
 inline void unpack16(const uint8_t *src, int32_t *dst) {
   const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src));
@@ -53,20 +48,7 @@ inline void unpack16(const uint8_t *src, int32_t *dst) {
 }  // namespace
 
 void pack_nd_avx512(const int32_t *src, uint8_t *dst, int64_t bytes, bool streaming) {
-  int64_t j = 0;
-  if (streaming) {
-    const int64_t head = static_cast<int64_t>((64 - reinterpret_cast<uintptr_t>(dst) % 64) % 64);
-    j = head < bytes ? head : bytes;
-    pack_pairs(src, dst, j);
-    for (; j + 64 <= bytes; j += 64) {
-      _mm256_stream_si256(reinterpret_cast<__m256i *>(dst + j), pack64(src + 2 * j));
-      _mm256_stream_si256(reinterpret_cast<__m256i *>(dst + j + 32), pack64(src + 2 * j + 64));
-    }
-    _mm_sfence();
-  } else {
-    for (; j + 64 <= bytes; j += 64) _mm512_storeu_si512(dst + j, pack128(src + 2 * j, src + 2 * j + 64));
-  }
-  pack_pairs(src + 2 * j, dst + j, bytes - j);
+  pack_nd_x86(src, dst, bytes, streaming, pack64);
 }
 
 void pack_nz_avx512(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
