@@ -2,8 +2,10 @@
 
 #include <cstring>
 #include <limits>
+#include <vector>
 #include <nlohmann/json.hpp>
 
+#include "checkpoint/scratch.h"
 #include "core/pack.h"
 
 namespace int4pack::checkpoint {
@@ -45,6 +47,28 @@ void for_each_value(const SafetensorsFile &file, const TensorEntry &t, F f) {
   }
 }
 
+// n carriers of `dtype` (little-endian) as int32, minus `shift` (mod 2^32, see carrier_matrix).
+void widen(const uint8_t *p, const std::string &dtype, int64_t n, uint32_t shift, int32_t *out) {
+  const auto put = [&](int64_t i, int32_t v) { out[i] = static_cast<int32_t>(static_cast<uint32_t>(v) - shift); };
+  if (dtype == "I32") {
+    for (int64_t i = 0; i < n; ++i) {
+      int32_t v;
+      std::memcpy(&v, p + 4 * i, 4);
+      put(i, v);
+    }
+  } else if (dtype == "I16") {
+    for (int64_t i = 0; i < n; ++i) {
+      int16_t v;
+      std::memcpy(&v, p + 2 * i, 2);
+      put(i, v);
+    }
+  } else if (dtype == "I8") {
+    for (int64_t i = 0; i < n; ++i) put(i, static_cast<int8_t>(p[i]));
+  } else {
+    for (int64_t i = 0; i < n; ++i) put(i, p[i]);  // U8
+  }
+}
+
 bool values_in_range(const SafetensorsFile &file, const TensorEntry &t, int32_t lo) {
   if (!is_carrier_dtype(t.dtype)) return false;
   file.prefetch(t);
@@ -59,19 +83,63 @@ MatrixShape packed_matrix(const TensorEntry &t, const PackOptions &o) {
   return o.transpose ? MatrixShape{t.shape[1], t.shape[0]} : MatrixShape{t.shape[0], t.shape[1]};
 }
 
-// Carrier values as the int32 matrix the engine packs: cast, shifted for offset8, transposed on request.
-std::vector<int32_t> carrier_matrix(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o) {
+// Carrier values as the int32 matrix the engine packs (cast, shifted for offset8, transposed on request),
+// in `out` (rows x cols values). The shift wraps (mod 2^32), so a value below the int4 range stays outside
+// the shifted range [-8, 7] instead of overflowing.
+void carrier_matrix(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o, int32_t *out) {
   const MatrixShape m = packed_matrix(t, o);
-  std::vector<int32_t> out(static_cast<size_t>(m.rows * m.cols));
-  const int32_t shift = o.input == InputEncoding::kOffset8 ? 8 : 0;
+  const uint32_t shift = o.input == InputEncoding::kOffset8 ? 8 : 0;
   const int64_t stored_cols = t.shape[1];
   for_each_value(file, t, [&](int64_t i, int32_t v) {
     const int64_t r = i / stored_cols;
     const int64_t c = i % stored_cols;
-    out[static_cast<size_t>(o.transpose ? c * m.cols + r : i)] = v - shift;
+    out[o.transpose ? c * m.cols + r : i] = static_cast<int32_t>(static_cast<uint32_t>(v) - shift);
     return true;
   });
-  return out;
+}
+
+// Packs `t` into `out` (packed_bytes(...) bytes); with `checked`, only while every value is in range
+// (false when one is not). I32 carriers packed as they are go straight from the mapped file, read once;
+// the others through an int32 copy in a per-thread scratch buffer, shifted to the signed range.
+bool pack_into(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o, uint8_t *out, bool checked) {
+  const MatrixShape m = packed_matrix(t, o);
+  if (checked && !o.transpose) {
+    // Rows read once with pread, through each thread's small buffer (see pack_rows_if_in_range): I32
+    // signed straight into it, other carriers and offset8 widened and shifted on the way.
+    const size_t width = dtype_size(t.dtype);
+    const bool as_is = t.dtype == "I32" && o.input == InputEncoding::kSigned;
+    const uint32_t shift = o.input == InputEncoding::kOffset8 ? 8 : 0;
+    const auto rows = [&](int64_t first_row, int64_t count, int32_t *values) {
+      const uint64_t row_bytes = static_cast<uint64_t>(m.cols) * width;
+      const uint64_t offset = static_cast<uint64_t>(first_row) * row_bytes;
+      const size_t bytes = static_cast<size_t>(count) * row_bytes;
+      if (as_is) return file.read(t, offset, values, bytes);
+      thread_local std::vector<uint8_t> raw;
+      if (raw.size() < bytes) raw.resize(bytes);
+      if (!file.read(t, offset, raw.data(), bytes)) return false;
+      widen(raw.data(), t.dtype, count * m.cols, shift, values);
+      return true;
+    };
+    switch (pack_rows_if_in_range(m, o.layout, out, low_limit(InputEncoding::kSigned), rows)) {
+      case StreamedPack::kPacked: return true;
+      case StreamedPack::kOutOfRange: return false;
+      case StreamedPack::kSourceFailed: throw file.read_error(t);
+      case StreamedPack::kNoMemory: throw std::bad_alloc();
+    }
+  }
+  file.prefetch(t);
+  const bool direct = t.dtype == "I32" && !o.transpose && o.input == InputEncoding::kSigned &&
+                      reinterpret_cast<uintptr_t>(file.data(t)) % alignof(int32_t) == 0;
+  const int32_t *values = reinterpret_cast<const int32_t *>(file.data(t));
+  if (!direct) {
+    thread_local ScratchBuffer carriers;
+    auto *copy = reinterpret_cast<int32_t *>(carriers.get(static_cast<size_t>(m.rows * m.cols) * sizeof(int32_t)));
+    carrier_matrix(file, t, o, copy);
+    values = copy;
+  }
+  if (checked) return int4pack::pack_if_in_range({m, o.layout, values, out}, low_limit(InputEncoding::kSigned));
+  pack({m, o.layout, values, out});
+  return true;
 }
 
 std::vector<int64_t> storage_shape(MatrixShape m, const PackOptions &o) {
@@ -144,14 +212,22 @@ bool is_carrier_dtype(const std::string &dtype) {
   return dtype == "I32" || dtype == "I16" || dtype == "I8" || dtype == "U8";
 }
 
-bool looks_like_int4_weight(const SafetensorsFile &file, const TensorEntry &t, InputEncoding input) {
-  if (!ends_with(t.name, "weight") || !is_carrier_dtype(t.dtype) || t.shape.size() != 2 || t.elements() == 0) {
-    return false;
-  }
-  return values_in_range(file, t, low_limit(input));
+bool could_be_int4_weight(const TensorEntry &t) {
+  return ends_with(t.name, "weight") && is_carrier_dtype(t.dtype) && t.shape.size() == 2 && t.elements() != 0;
 }
 
-std::vector<std::string> check_tensor(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o) {
+bool looks_like_int4_weight(const SafetensorsFile &file, const TensorEntry &t, InputEncoding input) {
+  return could_be_int4_weight(t) && values_in_range(file, t, low_limit(input));
+}
+
+const uint8_t *pack_if_in_range(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o) {
+  thread_local ScratchBuffer packed;  // reused for every tensor: see scratch.h
+  uint8_t *p = packed.get(packed_bytes(packed_matrix(t, o), o.layout));
+  return pack_into(file, t, o, p, true) ? p : nullptr;
+}
+
+std::vector<std::string> check_tensor(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o,
+                                      bool values_known_in_range) {
   std::vector<std::string> problems;
   const std::string what = file.path() + ": tensor '" + t.name + "'";
   if (!is_carrier_dtype(t.dtype)) {
@@ -172,7 +248,7 @@ std::vector<std::string> check_tensor(const SafetensorsFile &file, const TensorE
   }
   const int32_t lo = low_limit(o.input);
   const int32_t hi = high_limit(o.input);
-  if (values_in_range(file, t, lo)) return problems;
+  if (values_known_in_range || values_in_range(file, t, lo)) return problems;
   size_t bad = 0;  // the slow scan, only to name the offending elements
   for_each_value(file, t, [&](int64_t i, int32_t v) {
     if (v < lo || v > hi) {
@@ -192,17 +268,8 @@ std::vector<std::string> check_tensor(const SafetensorsFile &file, const TensorE
 }
 
 std::vector<uint8_t> packed_bytes_of(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o) {
-  const MatrixShape m = packed_matrix(t, o);
-  std::vector<uint8_t> out(packed_bytes(m, o.layout));  // (its zero fill costs 1/8 of a read of the input)
-  file.prefetch(t);
-  const bool direct = t.dtype == "I32" && !o.transpose && o.input == InputEncoding::kSigned &&
-                      reinterpret_cast<uintptr_t>(file.data(t)) % alignof(int32_t) == 0;
-  if (direct) {
-    pack({m, o.layout, reinterpret_cast<const int32_t *>(file.data(t)), out.data()});
-  } else {
-    const std::vector<int32_t> values = carrier_matrix(file, t, o);
-    pack({m, o.layout, values.data(), out.data()});
-  }
+  std::vector<uint8_t> out(packed_bytes(packed_matrix(t, o), o.layout));
+  pack_into(file, t, o, out.data(), false);
   return out;
 }
 
@@ -222,10 +289,12 @@ OutputTensor packed_output(const SafetensorsFile &file, const TensorEntry &t, co
   out.shape = storage_shape(m, o);
   out.bytes = packed_bytes(m, o.layout);
   out.source_bytes = t.bytes();
-  out.write = [&file, &t, o](Sink &sink) {
-    const std::vector<uint8_t> bytes = packed_bytes_of(file, t, o);
+  out.write = [&file, &t, o, bytes = out.bytes](Sink &sink) {
+    thread_local ScratchBuffer packed;  // reused for every tensor: see scratch.h
+    uint8_t *p = packed.get(bytes);
+    pack_into(file, t, o, p, false);
     file.release(t);
-    sink.write(bytes.data(), bytes.size());
+    sink.write(p, bytes);
   };
   return out;
 }
@@ -271,14 +340,7 @@ OutputTensor passthrough_output(const SafetensorsFile &file, const TensorEntry &
   out.shape = t.shape;
   out.bytes = t.bytes();
   out.source_bytes = t.bytes();
-  out.write = [&file, &t](Sink &sink) {
-    constexpr uint64_t kChunk = uint64_t{64} << 20;  // release the map behind us as we go
-    for (uint64_t done = 0; done < t.bytes(); done += kChunk) {
-      const uint64_t n = std::min(kChunk, t.bytes() - done);
-      sink.write(file.data(t) + done, n);
-    }
-    file.release(t);
-  };
+  out.write = [&file, &t](Sink &sink) { sink.copy(file, t); };
   return out;
 }
 

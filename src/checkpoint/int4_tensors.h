@@ -44,14 +44,24 @@ bool is_carrier_dtype(const std::string &dtype);  // I32, I16, I8, U8
 // The default selection: a 2-D integer carrier whose name ends in "weight" and whose values all lie in the
 // int4 range of `input`.
 bool looks_like_int4_weight(const SafetensorsFile &file, const TensorEntry &t, InputEncoding input);
+// Its first half, from the header alone: the name, dtype and rank fit (the values are not read).
+bool could_be_int4_weight(const TensorEntry &t);
 
 // Every reason `t` cannot be packed with `options` (dtype, rank, last-dim alignment, values out of
 // range with their element index and value); empty when it can.
-std::vector<std::string> check_tensor(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &options);
+// values_known_in_range: the caller has just found every value in range (the default selection does),
+// so the values are not read again.
+std::vector<std::string> check_tensor(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &options,
+                                      bool values_known_in_range = false);
 
 // The packed replacement of `t`: U8 or I32 with its storage shape, writing packed bytes. Fills *record.
 OutputTensor packed_output(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &options,
                            PackedRecord *record);
+// The packed bytes of `t` when every value lies in the int4 range of options.input, else null. The
+// values are read once: checked and packed chunk by chunk, in cache. The bytes (packed_output's `bytes`
+// of them) are a per-thread buffer, valid until the next call on this thread. The tensor must pass
+// check_tensor's header checks (dtype, rank, alignment).
+const uint8_t *pack_if_in_range(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &options);
 // The packed bytes of `t`, in memory (verify compares them).
 std::vector<uint8_t> packed_bytes_of(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &options);
 

@@ -1,5 +1,7 @@
 #include "checkpoint/safetensors.h"
 
+#include "checkpoint/scratch.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -71,16 +73,45 @@ MappedFile::MappedFile(const std::string &path) {
     }
     data_ = static_cast<const uint8_t *>(p);
   }
-  ::close(fd);
+  fd_ = fd;  // kept for read()
 }
 
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t *>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
-MappedFile::MappedFile(MappedFile &&other) noexcept : data_(other.data_), size_(other.size_) {
+MappedFile::MappedFile(MappedFile &&other) noexcept : data_(other.data_), size_(other.size_), fd_(other.fd_) {
   other.data_ = nullptr;
   other.size_ = 0;
+  other.fd_ = -1;
+}
+
+std::string MappedFile::read_failure() const {
+  // (errno is not kept: the failed read may have run on another thread.)
+  struct stat st {};
+  if (::fstat(fd_, &st) == 0 && static_cast<uint64_t>(st.st_size) != size_) {
+    return "the file changed size while it was being read (truncated?)";
+  }
+  return "read error";
+}
+
+IoError SafetensorsFile::read_error(const TensorEntry &t) const {
+  return IoError(path_ + ": tensor " + in_quotes(t.name) + ": cannot read its data: " + map_.read_failure());
+}
+
+bool MappedFile::read(uint64_t offset, void *out, size_t bytes) const {
+  if (offset > size_ || bytes > size_ - offset) return false;
+  auto *p = static_cast<uint8_t *>(out);
+  while (bytes > 0) {
+    const ssize_t n = ::pread(fd_, p, bytes, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;  // an error, or end of file: the file shrank under us
+    p += n;
+    bytes -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return true;
 }
 
 void MappedFile::release(uint64_t offset, uint64_t bytes) const {
@@ -229,14 +260,25 @@ const TensorEntry *SafetensorsFile::find(const std::string &name) const {
   return nullptr;
 }
 
-namespace {
+void Sink::copy(const SafetensorsFile &file, const TensorEntry &t, uint64_t from) {
+  constexpr uint64_t kChunk = uint64_t{4} << 20;
+  thread_local ScratchBuffer buffer;
+  uint8_t *p = buffer.get(static_cast<size_t>(kChunk));
+  for (uint64_t done = from; done < t.bytes();) {
+    const uint64_t n = std::min(kChunk, t.bytes() - done);
+    if (!file.read(t, done, p, static_cast<size_t>(n))) throw file.read_error(t);
+    write(p, static_cast<size_t>(n));
+    done += n;
+  }
+}
 
 class FileSink : public Sink {
  public:
   explicit FileSink(const std::string &path) : path_(path) {
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd_ < 0) throw IoError(path + ": cannot create: " + std::strerror(errno));
-    buffer_.reserve(kBuffer);
+    thread_local ScratchBuffer area;  // one per thread, reused by every file it writes: see scratch.h
+    buffer_ = area.get(kBuffer);
   }
   ~FileSink() override {
     if (fd_ >= 0) ::close(fd_);
@@ -244,32 +286,64 @@ class FileSink : public Sink {
   void write(const void *data, size_t bytes) override {
     written_ += bytes;
     const auto *p = static_cast<const uint8_t *>(data);
-    if (buffer_.size() + bytes <= kBuffer) {
-      buffer_.insert(buffer_.end(), p, p + bytes);
+    if (buffered_ + bytes <= kBuffer) {
+      std::memcpy(buffer_ + buffered_, p, bytes);
+      buffered_ += bytes;
       return;
     }
     drain();
     if (bytes >= kBuffer) {
       put(p, bytes);
     } else {
-      buffer_.insert(buffer_.end(), p, p + bytes);
+      std::memcpy(buffer_, p, bytes);
+      buffered_ = bytes;
     }
   }
-  void finish() {
+  void finish(bool durable) {
     drain();
     // On disk before it is renamed into place: a crash never leaves a renamed but empty file.
-    if (::fdatasync(fd_) != 0) throw IoError(path_ + ": cannot sync: " + std::strerror(errno));
+    if (durable && ::fdatasync(fd_) != 0) throw IoError(path_ + ": cannot sync: " + std::strerror(errno));
     const int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0) throw IoError(path_ + ": cannot close: " + std::strerror(errno));
   }
   uint64_t written() const { return written_; }
+  // In the kernel (copy_file_range): no copy through this process, no touching of mapped pages. Where
+  // the kernel cannot (another file system on old kernels), the default pread-and-write.
+  void copy(const SafetensorsFile &file, const TensorEntry &t) override {
+    drain();
+    uint64_t done = 0;
+    while (done < t.bytes()) {
+      loff_t from = static_cast<loff_t>(file.file_offset(t) + done);
+      const ssize_t n =
+          ::copy_file_range(file.descriptor(), &from, fd_, nullptr, static_cast<size_t>(t.bytes() - done), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<uint64_t>(n);
+      advance(static_cast<uint64_t>(n));
+    }
+    written_ += done;
+    if (done < t.bytes()) Sink::copy(file, t, done);  // the kernel could not: the default (reports read errors)
+  }
+  // Overwrites bytes already written (the reserved header), after flushing what is buffered.
+  void write_at(uint64_t offset, const void *data, size_t bytes) {
+    drain();
+    const auto *p = static_cast<const uint8_t *>(data);
+    while (bytes > 0) {
+      const ssize_t n = ::pwrite(fd_, p, bytes, static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw IoError(path_ + ": write failed: " + std::strerror(n < 0 ? errno : ENOSPC));
+      p += n;
+      bytes -= static_cast<size_t>(n);
+      offset += static_cast<uint64_t>(n);
+    }
+  }
 
  private:
   static constexpr size_t kBuffer = size_t{4} << 20;
   void drain() {
-    put(buffer_.data(), buffer_.size());
-    buffer_.clear();
+    put(buffer_, buffered_);
+    buffered_ = 0;
   }
   void put(const uint8_t *p, size_t bytes) {
     while (bytes > 0) {
@@ -278,8 +352,11 @@ class FileSink : public Sink {
       if (n <= 0) throw IoError(path_ + ": write failed: " + std::strerror(n < 0 ? errno : ENOSPC));
       p += n;
       bytes -= static_cast<size_t>(n);
-      on_disk_ += static_cast<uint64_t>(n);
+      advance(static_cast<uint64_t>(n));
     }
+  }
+  void advance(uint64_t bytes) {
+    on_disk_ += bytes;
     // Start writing back what is complete, so the final sync has little left to wait for and the disk
     // works while the next tensors are packed.
     if (on_disk_ - synced_ >= kWritebackStep) {
@@ -287,47 +364,74 @@ class FileSink : public Sink {
       synced_ = on_disk_;
     }
   }
-  static constexpr uint64_t kWritebackStep = uint64_t{32} << 20;
+  static constexpr uint64_t kWritebackStep = uint64_t{8} << 20;
   uint64_t on_disk_ = 0;
   uint64_t synced_ = 0;
   std::string path_;
   int fd_ = -1;
-  std::vector<uint8_t> buffer_;
+  uint8_t *buffer_ = nullptr;  // kBuffer bytes
+  size_t buffered_ = 0;
   uint64_t written_ = 0;
 };
 
-}  // namespace
-
-void write_safetensors(const std::string &path, const std::map<std::string, std::string> &metadata,
-                       const std::vector<OutputTensor> &tensors) {
+std::string header_text(const std::map<std::string, std::string> &metadata, const std::vector<HeaderEntry> &entries) {
   Json header = Json::object();
   if (!metadata.empty()) {
     Json meta = Json::object();
     for (const auto &[k, v] : metadata) meta[k] = v;
     header["__metadata__"] = meta;
   }
+  for (const HeaderEntry &e : entries) {
+    header[e.name] = {{"dtype", e.dtype}, {"shape", e.shape}, {"data_offsets", {e.begin, e.end}}};
+  }
+  return header.dump();
+}
+
+SafetensorsWriter::SafetensorsWriter(const std::string &path, uint64_t header_capacity, bool durable)
+    : path_(path), capacity_((header_capacity + 7) / 8 * 8), durable_(durable), sink_(std::make_unique<FileSink>(path)) {
+  const std::string reserved(8 + capacity_, ' ');  // overwritten by finish()
+  sink_->write(reserved.data(), reserved.size());
+}
+
+SafetensorsWriter::~SafetensorsWriter() = default;
+
+void SafetensorsWriter::add(const std::string &name, const std::string &dtype, const std::vector<int64_t> &shape,
+                            uint64_t bytes, const std::function<void(Sink &)> &write) {
+  const uint64_t before = sink_->written();
+  write(*sink_);
+  if (sink_->written() - before != bytes) {
+    throw FormatError(path_ + ": tensor " + in_quotes(name) + " wrote " + std::to_string(sink_->written() - before) +
+                      " bytes instead of " + std::to_string(bytes));
+  }
+  entries_.push_back({name, dtype, shape, data_bytes_, data_bytes_ + bytes});
+  data_bytes_ += bytes;
+}
+
+void SafetensorsWriter::finish(const std::map<std::string, std::string> &metadata) {
+  std::string text = header_text(metadata, entries_);
+  if (text.size() > capacity_) {
+    throw FormatError(path_ + ": internal error: the header (" + std::to_string(text.size()) +
+                      " bytes) outgrew the room reserved for it (" + std::to_string(capacity_) + ")");
+  }
+  text.append(capacity_ - text.size(), ' ');  // trailing spaces: the padding the format allows
+  uint8_t length[8];
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(capacity_ >> (8 * i));
+  text.insert(0, reinterpret_cast<const char *>(length), 8);
+  sink_->write_at(0, text.data(), text.size());
+  sink_->finish(durable_);
+}
+
+void write_safetensors(const std::string &path, const std::map<std::string, std::string> &metadata,
+                       const std::vector<OutputTensor> &tensors, bool durable) {
+  std::vector<HeaderEntry> entries;
   uint64_t offset = 0;
   for (const OutputTensor &t : tensors) {
-    header[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.bytes}}};
+    entries.push_back({t.name, t.dtype, t.shape, offset, offset + t.bytes});
     offset += t.bytes;
   }
-  std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
-  uint8_t length[8];
-  for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
-
-  FileSink sink(path);
-  sink.write(length, 8);
-  sink.write(text.data(), text.size());
-  for (const OutputTensor &t : tensors) {
-    const uint64_t before = sink.written();
-    t.write(sink);
-    if (sink.written() - before != t.bytes) {
-      throw FormatError(path + ": tensor " + in_quotes(t.name) + " wrote " + std::to_string(sink.written() - before) +
-                        " bytes instead of " + std::to_string(t.bytes));
-    }
-  }
-  sink.finish();
+  SafetensorsWriter writer(path, header_text(metadata, entries).size(), durable);
+  for (const OutputTensor &t : tensors) writer.add(t.name, t.dtype, t.shape, t.bytes, t.write);
+  writer.finish(metadata);
 }
 
 }  // namespace int4pack::checkpoint

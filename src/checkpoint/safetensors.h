@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -57,10 +58,18 @@ class MappedFile {
   void release(uint64_t offset, uint64_t bytes) const;
   // Maps [offset, offset + bytes) in one go (MADV_POPULATE_READ), instead of a page fault per 64 KiB.
   void prefetch(uint64_t offset, uint64_t bytes) const;
+  // Copies [offset, offset + bytes) into `out` with pread, bypassing the map: for data read once and
+  // streamed through a small buffer, the kernel's copy is faster than touching mapped pages. False on a
+  // read error or when the file has shrunk. Safe from several threads at once.
+  bool read(uint64_t offset, void *out, size_t bytes) const;
+  int descriptor() const { return fd_; }  // open for reading while the object lives
+  // Why a read() just failed, in words.
+  std::string read_failure() const;
 
  private:
   const uint8_t *data_ = nullptr;
   uint64_t size_ = 0;
+  int fd_ = -1;
 };
 
 class SafetensorsFile {
@@ -77,7 +86,15 @@ class SafetensorsFile {
   const uint8_t *data(const TensorEntry &t) const { return map_.data() + data_start_ + t.begin; }
   void release(const TensorEntry &t) const { map_.release(data_start_ + t.begin, t.bytes()); }
   void prefetch(const TensorEntry &t) const { map_.prefetch(data_start_ + t.begin, t.bytes()); }
+  // Bytes [offset, offset + bytes) of t's data (within it), copied; see MappedFile::read.
+  bool read(const TensorEntry &t, uint64_t offset, void *out, size_t bytes) const {
+    return offset <= t.bytes() && bytes <= t.bytes() - offset && map_.read(data_start_ + t.begin + offset, out, bytes);
+  }
   uint64_t file_size() const { return map_.size(); }
+  uint64_t file_offset(const TensorEntry &t) const { return data_start_ + t.begin; }
+  int descriptor() const { return map_.descriptor(); }
+  // The IoError for a failed read of t's data: "<path>: tensor '<name>': cannot read its data: <why>".
+  IoError read_error(const TensorEntry &t) const;
 
  private:
   std::string path_;
@@ -97,6 +114,12 @@ class Sink {
  public:
   virtual ~Sink() = default;
   virtual void write(const void *data, size_t bytes) = 0;
+  // Copies the data of tensor t of `file`. This default reads it with pread through a buffer and writes
+  // it; a file sink lets the kernel copy it. Throws IoError when it cannot be read.
+  virtual void copy(const SafetensorsFile &file, const TensorEntry &t) { copy(file, t, 0); }
+
+ protected:
+  void copy(const SafetensorsFile &file, const TensorEntry &t, uint64_t from);  // from byte `from` of t on
 };
 
 struct OutputTensor {
@@ -108,11 +131,54 @@ struct OutputTensor {
   uint64_t source_bytes = 0;           // input read to make it (for progress reports)
 };
 
-// Writes a safetensors file at `path` (which the caller makes a temporary name): header, then each
-// tensor's data in the given order. Throws IoError on a failed write (disk full) and FormatError when a
-// tensor writes the wrong number of bytes.
+// One header entry: a tensor's dtype, shape and data offsets.
+struct HeaderEntry {
+  std::string name;
+  std::string dtype;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0;
+};
+
+// The header JSON as written: "__metadata__" (when there is any) first, then the entries in order. Its
+// length is the sum of its parts, so a header made of longer parts bounds a real one's length.
+std::string header_text(const std::map<std::string, std::string> &metadata, const std::vector<HeaderEntry> &entries);
+
+class FileSink;
+
+// Writes a safetensors file at `path` (which the caller makes a temporary name) data first: room for
+// the header is reserved at the front, tensors are appended as they are made, and finish() writes the
+// header into that room, padded with spaces (as the format allows). So what a tensor becomes (packed or
+// passed through) can depend on its values, read once while it is written. Throws IoError on a failed
+// write (disk full) and FormatError when a tensor writes the wrong number of bytes.
+class SafetensorsWriter {
+ public:
+  // header_capacity: at least the length of the header finish() will write (header_text of a bound).
+  // durable: finish() waits until the file is on disk (fdatasync), so that once it is renamed into place
+  // a power failure cannot leave it empty or partial.
+  SafetensorsWriter(const std::string &path, uint64_t header_capacity, bool durable = true);
+  ~SafetensorsWriter();
+  SafetensorsWriter(const SafetensorsWriter &) = delete;
+  SafetensorsWriter &operator=(const SafetensorsWriter &) = delete;
+
+  // Appends a tensor: write(sink) must write exactly `bytes` bytes.
+  void add(const std::string &name, const std::string &dtype, const std::vector<int64_t> &shape, uint64_t bytes,
+           const std::function<void(Sink &)> &write);
+  // Writes the header, makes the file durable (fdatasync) if asked to, and closes it.
+  void finish(const std::map<std::string, std::string> &metadata);
+  uint64_t data_bytes() const { return data_bytes_; }
+
+ private:
+  std::string path_;
+  uint64_t capacity_;  // header bytes reserved, a multiple of 8 so that data starts 8-byte aligned
+  bool durable_;
+  std::unique_ptr<FileSink> sink_;
+  std::vector<HeaderEntry> entries_;
+  uint64_t data_bytes_ = 0;
+};
+
+// All of it at once, when every tensor is known in advance: header, then each tensor's data in order.
 void write_safetensors(const std::string &path, const std::map<std::string, std::string> &metadata,
-                       const std::vector<OutputTensor> &tensors);
+                       const std::vector<OutputTensor> &tensors, bool durable = true);
 
 }  // namespace int4pack::checkpoint
 

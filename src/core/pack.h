@@ -4,6 +4,7 @@
 #define INT4PACK_CORE_PACK_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "core/layout.h"
@@ -42,6 +43,27 @@ void unpack(const UnpackPlan &plan);
 // With a given table and thread count (tests and benchmarks compare ISAs and thread counts this way).
 void pack_with(const PackPlan &plan, const kernels::KernelTable &kernels, int threads);
 void unpack_with(const UnpackPlan &plan, const kernels::KernelTable &kernels, int threads);
+
+// Packs like pack()/pack_with(), checking on the way that every value lies in [low, low + 15]. Returns
+// false when one does not; the output is then unspecified (and may be partly written). The input is read
+// from memory once: each thread checks a cache-sized chunk, then packs it while it is still in cache, so a
+// converter validates and packs in one pass instead of two.
+bool pack_if_in_range(const PackPlan &plan, int32_t low);
+bool pack_if_in_range_with(const PackPlan &plan, int32_t low, const kernels::KernelTable &kernels, int threads);
+
+// Rows of a matrix that is not in memory (a file): fill `values` with rows [first_row, first_row + rows),
+// row-major int32. False when they cannot be had (a read error); that ends the pack. Called from several
+// threads at once, for disjoint rows.
+using RowSource = std::function<bool(int64_t first_row, int64_t rows, int32_t *values)>;
+enum class StreamedPack { kPacked, kOutOfRange, kSourceFailed, kNoMemory };
+// pack_if_in_range for a matrix read piecewise from `source`: each thread reads a few hundred KiB of rows
+// at a time into a buffer of its own that stays in cache, checks them and packs them. Reading a file this
+// way (pread) is a copy the kernel makes at memory speed, where touching a memory map of the same pages
+// pays a TLB miss, in a virtual machine a costly one, per 4 KiB.
+StreamedPack pack_rows_if_in_range(MatrixShape shape, PackedLayout layout, uint8_t *dst, int32_t low,
+                                   const RowSource &source);
+StreamedPack pack_rows_if_in_range_with(MatrixShape shape, PackedLayout layout, uint8_t *dst, int32_t low,
+                                        const RowSource &source, const kernels::KernelTable &kernels, int threads);
 
 // Whether every value of a carrier (count values of element_bytes 1, 2 or 4, signed or not, little-
 // endian, any alignment) lies in [low, low + 15]: the int4 range of a signed ([-8, 7]) or offset-8

@@ -11,10 +11,10 @@
 namespace int4pack::kernels {
 namespace {
 
-const KernelTable kScalar{"scalar", pack_nd_scalar, pack_nz_scalar, unpack_nd_scalar, unpack_nz_scalar};
+const KernelTable kScalar{"scalar", pack_nd_scalar, pack_nz_scalar, unpack_nd_scalar, unpack_nz_scalar, fits_int4_scalar};
 #if defined(__x86_64__)
-const KernelTable kAvx2{"avx2", pack_nd_avx2, pack_nz_avx2, unpack_nd_avx2, unpack_nz_avx2};
-const KernelTable kAvx512{"avx512", pack_nd_avx512, pack_nz_avx512, unpack_nd_avx512, unpack_nz_avx512};
+const KernelTable kAvx2{"avx2", pack_nd_avx2, pack_nz_avx2, unpack_nd_avx2, unpack_nz_avx2, fits_int4_avx2};
+const KernelTable kAvx512{"avx512", pack_nd_avx512, pack_nz_avx512, unpack_nd_avx512, unpack_nz_avx512, fits_int4_avx512};
 
 // XCR0: which register states the OS saves on context switch.
 uint64_t read_xcr0() {
@@ -49,7 +49,7 @@ X86Features detect_x86() {
 }
 #endif
 #if defined(__aarch64__)
-const KernelTable kNeon{"neon", pack_nd_neon, pack_nz_neon, unpack_nd_neon, unpack_nz_neon};
+const KernelTable kNeon{"neon", pack_nd_neon, pack_nz_neon, unpack_nd_neon, unpack_nz_neon, fits_int4_neon};
 #endif
 
 struct Registry {

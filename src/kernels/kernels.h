@@ -16,11 +16,14 @@ namespace int4pack::kernels {
 // ND: the packed matrix is one flat run of value pairs. src: 2*bytes int32 values, dst: bytes.
 using PackNd = void (*)(const int32_t *src, uint8_t *dst, int64_t bytes, bool streaming);
 using UnpackNd = void (*)(const uint8_t *src, int32_t *dst, int64_t bytes);
-// NZ: the blocks of row blocks [rb_begin, rb_end), all column blocks. src and dst are the whole matrix
-// and the whole NZ buffer, so threads given disjoint row-block ranges never write the same byte.
+// NZ: the blocks of row blocks [rb_begin, rb_end), all column blocks. src holds the rows of those row
+// blocks (it starts at row 16 * rb_begin), so a caller can stream rows through a small buffer; dst is the
+// whole NZ buffer, so threads given disjoint row-block ranges never write the same byte.
 using PackNz = void (*)(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
                         bool streaming);
 using UnpackNz = void (*)(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end);
+// Whether all n values of src lie in [low, low + 15] (the int4 range of a signed or offset-8 encoding).
+using FitsInt4 = bool (*)(const int32_t *src, int64_t n, int32_t low);
 
 struct KernelTable {
   const char *isa;  // "scalar", "avx2", "avx512", "neon"
@@ -28,6 +31,7 @@ struct KernelTable {
   PackNz pack_nz;
   UnpackNd unpack_nd;
   UnpackNz unpack_nz;
+  FitsInt4 fits_int4;
 };
 
 // One file per ISA (pack_<isa>.cc, pack and unpack); only those files are compiled with ISA flags.
@@ -36,17 +40,20 @@ void pack_nz_scalar(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t
                     bool streaming);
 void unpack_nd_scalar(const uint8_t *src, int32_t *dst, int64_t bytes);
 void unpack_nz_scalar(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end);
+bool fits_int4_scalar(const int32_t *src, int64_t n, int32_t low);
 #if defined(__x86_64__)
 void pack_nd_avx2(const int32_t *src, uint8_t *dst, int64_t bytes, bool streaming);
 void pack_nz_avx2(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
                   bool streaming);
 void unpack_nd_avx2(const uint8_t *src, int32_t *dst, int64_t bytes);
 void unpack_nz_avx2(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end);
+bool fits_int4_avx2(const int32_t *src, int64_t n, int32_t low);
 void pack_nd_avx512(const int32_t *src, uint8_t *dst, int64_t bytes, bool streaming);
 void pack_nz_avx512(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
                     bool streaming);
 void unpack_nd_avx512(const uint8_t *src, int32_t *dst, int64_t bytes);
 void unpack_nz_avx512(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end);
+bool fits_int4_avx512(const int32_t *src, int64_t n, int32_t low);
 #endif
 #if defined(__aarch64__)
 void pack_nd_neon(const int32_t *src, uint8_t *dst, int64_t bytes, bool streaming);
@@ -54,6 +61,7 @@ void pack_nz_neon(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t r
                   bool streaming);
 void unpack_nd_neon(const uint8_t *src, int32_t *dst, int64_t bytes);
 void unpack_nz_neon(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end);
+bool fits_int4_neon(const int32_t *src, int64_t n, int32_t low);
 #endif
 
 // Every table this build contains, best first, scalar last, with whether this CPU and OS can run it.

@@ -35,7 +35,7 @@ inline NzGeometry nz_geometry(MatrixShape shape) {
   return g;
 }
 
-// Writes the blocks of row blocks [rb_begin, rb_end). A row block's 16 rows are consecutive in memory,
+// Writes the blocks of row blocks [rb_begin, rb_end); src starts at the first of their rows. A row block's 16 rows are consecutive in memory,
 // so they are read front to back, one sequential stream, packing each 64-value segment into its block
 // in a staging area that stays in cache (L2). Finished blocks go out whole (512 contiguous bytes,
 // streaming stores included), spread over the packing of the next row block, so reads and writes
@@ -101,7 +101,7 @@ inline void walk_pack_nz(const int32_t *src, uint8_t *dst, MatrixShape shape, in
         if (row >= shape.rows) {
           for (int64_t b = 0; b < blocks; ++b) std::memset(out + b * block_step, 0, kBlockRowBytes);
         } else {
-          const int32_t *in = src + row * shape.cols + cb0 * 2 * kBlockRowBytes;
+          const int32_t *in = src + (row - rb_begin * kBlockRows) * shape.cols + cb0 * 2 * kBlockRowBytes;
           for (int64_t b = 0; b < full_blocks; ++b) full(in + b * 2 * kBlockRowBytes, out + b * block_step);
           if (ends_partial) tail(in + full_blocks * 2 * kBlockRowBytes, out + full_blocks * block_step, g.tail_bytes);
         }
@@ -165,6 +165,13 @@ inline void unpack_pairs(const uint8_t *src, int32_t *dst, int64_t bytes) {
     dst[2 * j] = sign_extend_nibble(src[j] & 0xFu);
     dst[2 * j + 1] = sign_extend_nibble(src[j] >> 4);
   }
+}
+
+// (v - low) mod 2^32 has no bit above the low four exactly when v is in [low, low + 15].
+inline uint32_t outside_int4_bits(const int32_t *src, int64_t n, int32_t low) {
+  uint32_t bits = 0;
+  for (int64_t i = 0; i < n; ++i) bits |= static_cast<uint32_t>(src[i]) - static_cast<uint32_t>(low);
+  return bits & ~0xFu;
 }
 
 inline void pack_tail(const int32_t *src, uint8_t *dst, int64_t live) {

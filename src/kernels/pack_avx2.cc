@@ -58,6 +58,8 @@ void pack_nz_avx2(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t r
   pack_nz_x86(src, dst, shape, rb_begin, rb_end, streaming, pack64);
 }
 
+bool fits_int4_avx2(const int32_t *src, int64_t n, int32_t low) { return fits_int4_x86(src, n, low); }
+
 void unpack_nd_avx2(const uint8_t *src, int32_t *dst, int64_t bytes) { unpack_nd_by_16(src, dst, bytes, unpack16); }
 
 void unpack_nz_avx2(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end) {

@@ -58,6 +58,18 @@ void pack_nz_neon(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t r
       pack_tail, copy_block);
 }
 
+bool fits_int4_neon(const int32_t *src, int64_t n, int32_t low) {
+  const uint32x4_t base = vdupq_n_u32(static_cast<uint32_t>(low));
+  uint32x4_t acc[4] = {vdupq_n_u32(0), vdupq_n_u32(0), vdupq_n_u32(0), vdupq_n_u32(0)};
+  const auto *u = reinterpret_cast<const uint32_t *>(src);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int k = 0; k < 4; ++k) acc[k] = vorrq_u32(acc[k], vsubq_u32(vld1q_u32(u + i + 4 * k), base));
+  }
+  const uint32x4_t all = vorrq_u32(vorrq_u32(acc[0], acc[1]), vorrq_u32(acc[2], acc[3]));
+  return vmaxvq_u32(all) < 16 && outside_int4_bits(src + i, n - i, low) == 0;
+}
+
 void unpack_nd_neon(const uint8_t *src, int32_t *dst, int64_t bytes) { unpack_nd_by_16(src, dst, bytes, unpack16); }
 
 void unpack_nz_neon(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end) {

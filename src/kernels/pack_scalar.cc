@@ -16,6 +16,8 @@ void pack_nz_scalar(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t
       pack_tail, copy_block);
 }
 
+bool fits_int4_scalar(const int32_t *src, int64_t n, int32_t low) { return outside_int4_bits(src, n, low) == 0; }
+
 void unpack_nd_scalar(const uint8_t *src, int32_t *dst, int64_t bytes) { unpack_pairs(src, dst, bytes); }
 
 void unpack_nz_scalar(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end) {

@@ -48,6 +48,22 @@ inline void pack_nz_x86(const int32_t *src, uint8_t *dst, MatrixShape shape, int
   walk_pack_nz(src, dst, shape, rb_begin, rb_end, full, pack_tail, copy_block);
 }
 
+// OR of (v - low) over 32 values a step, in four independent accumulators so the loads stream; one test
+// at the end. 256-bit registers for both kernel sets: on the CPUs measured, 512-bit loads streamed slower.
+inline bool fits_int4_x86(const int32_t *src, int64_t n, int32_t low) {
+  const __m256i base = _mm256_set1_epi32(low);
+  __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    for (int k = 0; k < 4; ++k) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i + 8 * k));
+      acc[k] = _mm256_or_si256(acc[k], _mm256_sub_epi32(v, base));
+    }
+  }
+  const __m256i all = _mm256_or_si256(_mm256_or_si256(acc[0], acc[1]), _mm256_or_si256(acc[2], acc[3]));
+  return _mm256_testz_si256(all, _mm256_set1_epi32(~0xF)) && outside_int4_bits(src + i, n - i, low) == 0;
+}
+
 }  // namespace
 }  // namespace int4pack::kernels
 

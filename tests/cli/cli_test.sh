@@ -290,6 +290,29 @@ check "--force replaced the output directory" test ! -e sharded-out/marker
 later check-packed sharded/model-00001-of-00003.safetensors sharded-out/model-00001-of-00003.safetensors --format nz
 flush
 no_temporaries "$W"
+# A value out of range in the last shard, found after the first shards were written: every problem is
+# reported, and neither the output directory nor its temporary is left behind.
+cp -r sharded lastbad
+"$PY" - lastbad/model-00003-of-00003.safetensors <<'PYEOF'
+import json, struct, sys
+path = sys.argv[1]  # element [0, 0] of layers.0.o_proj.weight (U8) becomes 100
+with open(path, "r+b") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    t = json.loads(f.read(n))["layers.0.o_proj.weight"]
+    assert t["dtype"] == "U8"
+    f.seek(8 + n + t["data_offsets"][0])
+    f.write(bytes([100]))
+PYEOF
+run 1 convert lastbad lastbad-out --include '_proj\.weight$' --threads 1
+err_has "'layers.0.o_proj.weight': element [0, 0] = 100 is outside [-8, 7]" "1 problem found; nothing was written"
+absent lastbad-out
+no_temporaries "$W"
+# --no-sync writes the same bytes (it only skips waiting for the disk).
+run 0 convert sharded nosync-out --format nz --no-sync -q
+run 0 convert sharded sync-out --format nz -q
+for shard in model-00001-of-00003.safetensors model-00002-of-00003.safetensors model-00003-of-00003.safetensors; do
+  check "--no-sync: $shard identical" cmp -s nosync-out/$shard sync-out/$shard
+done
 # A bad shard in a directory: one line naming it, no output directory.
 cp -r sharded broken
 head -c 1000 sharded/model-00002-of-00003.safetensors >broken/model-00002-of-00003.safetensors

@@ -411,6 +411,61 @@ TEST(SafetensorsWriter, ATensorWritingTheWrongByteCountIsAFormatError) {
   }
 }
 
+// Data first, header last: a header shorter than the room reserved for it is padded with spaces, the
+// data stays where it was written, and the file reads back like any other. One that outgrew the room is
+// an error, never a corrupt file.
+TEST(SafetensorsWriter, HeaderWrittenLastIntoReservedRoom) {
+  TempDir dir;
+  const std::string path = dir.file("late.safetensors");
+  const std::map<std::string, std::string> metadata = {{"format", "pt"}};
+  const std::vector<HeaderEntry> planned = {{"a.weight", "I32", {2, 2}, 0, 16}, {"b", "U8", {3}, 16, 19}};
+  const size_t exact = header_text(metadata, planned).size();
+  {
+    SafetensorsWriter w(path, exact + 100, /*durable=*/false);
+    w.add("a.weight", "I32", {2, 2}, 16, [](Sink &sink) { sink.write(pattern(16, 1).data(), 16); });
+    w.add("b", "U8", {3}, 3, [](Sink &sink) { sink.write("xyz", 3); });
+    EXPECT_EQ(w.data_bytes(), 19u);
+    w.finish(metadata);
+  }
+  const std::string raw = read_bytes(path);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(raw[i]);
+  EXPECT_EQ(n, (exact + 100 + 7) / 8 * 8);
+  EXPECT_EQ(raw.substr(8, exact), header_text(metadata, planned));
+  EXPECT_EQ(raw.substr(8 + exact, n - exact), std::string(n - exact, ' '));
+  EXPECT_EQ(raw.substr(8 + n), pattern(16, 1) + "xyz");
+  const SafetensorsFile f(path);
+  EXPECT_EQ(f.metadata(), metadata);
+  ASSERT_EQ(f.tensors().size(), 2u);
+  EXPECT_EQ(std::string(reinterpret_cast<const char *>(f.data(*f.find("b"))), 3), "xyz");
+
+  SafetensorsWriter tight(dir.file("tight.safetensors"), 8);
+  tight.add("w", "U8", {1}, 1, [](Sink &sink) { sink.write("a", 1); });
+  EXPECT_THROW(tight.finish({}), FormatError);
+}
+
+// A sink's default copy reads a tensor's bytes with pread (the file sink lets the kernel copy them).
+TEST(Sink, DefaultCopyReadsTheTensorBytes) {
+  TempDir dir;
+  const std::string path = dir.file("src.safetensors");
+  write_safetensors(path, {}, {bytes_tensor("a", "U8", {5}, "hello"), bytes_tensor("big", "I8", {3000000}, pattern(3000000, 9))});
+  struct StringSink : Sink {
+    std::string got;
+    void write(const void *data, size_t bytes) override { got.append(static_cast<const char *>(data), bytes); }
+  };
+  const SafetensorsFile f(path);
+  for (const char *name : {"a", "big"}) {
+    StringSink sink;
+    sink.copy(f, *f.find(name));
+    EXPECT_EQ(sink.got, std::string(reinterpret_cast<const char *>(f.data(*f.find(name))), f.find(name)->bytes())) << name;
+  }
+  // Copied through a file sink (copy_file_range) by the writer: the same bytes.
+  const OutputTensor copy = passthrough_output(f, *f.find("big"));
+  write_safetensors(dir.file("copy.safetensors"), {}, {copy}, false);
+  const SafetensorsFile g(dir.file("copy.safetensors"));
+  EXPECT_EQ(std::string(reinterpret_cast<const char *>(g.data(g.tensors()[0])), 3000000), pattern(3000000, 9));
+}
+
 TEST(SafetensorsWriter, AnUnwritablePathIsAnIoError) {
   TempDir dir;
   EXPECT_THROW(write_safetensors(dir.file("no/such/dir/x.safetensors"), {}, {bytes_tensor("w", "U8", {1}, "a")}),

@@ -3,6 +3,10 @@
 // values); outputs are pre-filled with a sentinel so unwritten padding shows.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cstring>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -75,7 +79,12 @@ class KernelsVsReference : public ::testing::TestWithParam<KernelCase> {
     } else {
       const int64_t row_blocks = nz_row_blocks(shape.rows);
       for (int p = 0; p < pieces; ++p) {
-        k.pack_nz(src.data(), dst, shape, row_blocks * p / pieces, row_blocks * (p + 1) / pieces, streaming);
+        // Each piece gets only its own rows, in a buffer of their size: a kernel reading a row outside
+        // its range is caught (by the sanitizers, or by the wrong bytes it packs).
+        const int64_t rb_begin = row_blocks * p / pieces, rb_end = row_blocks * (p + 1) / pieces;
+        const int64_t first = std::min(shape.rows, rb_begin * 16), last = std::min(shape.rows, rb_end * 16);
+        const std::vector<int32_t> rows(src.begin() + first * shape.cols, src.begin() + last * shape.cols);
+        k.pack_nz(rows.data(), dst, shape, rb_begin, rb_end, streaming);
       }
     }
   }
@@ -207,6 +216,84 @@ INSTANTIATE_TEST_SUITE_P(EveryIsaAndThreadCount, EngineThreads,
                                   (std::get<1>(info.param) == PackedLayout::kNd ? "_nd_" : "_nz_") +
                                   std::to_string(std::get<2>(info.param)) + "threads";
                          });
+
+// The converter's one-read paths: pack_if_in_range_with (matrix in memory) and pack_rows_if_in_range_with
+// (rows read through a RowSource), for every ISA and thread count: the same bytes as the reference when
+// every value is in range, and a refusal when a single value anywhere is not.
+TEST_P(EngineThreads, CheckedPacksMatchReferenceAndRefuseOutOfRange) {
+  const auto [isa, layout, threads] = GetParam();
+  const kernels::KernelTable &k = require_isa(isa);
+  SKIP_IF_UNSUPPORTED(k, isa);
+  const std::vector<MatrixShape> shapes = {{1, 2}, {15, 64}, {16, 66}, {17, 130}, {65, 258}, {1041, 258}, {17, 16642},
+                                           {2063, 1042}};
+  for (MatrixShape shape : shapes) {
+    SCOPED_TRACE(std::to_string(shape.rows) + "x" + std::to_string(shape.cols));
+    auto src = random_values(shape, static_cast<uint32_t>(shape.rows + shape.cols));
+    const auto want = reference_pack(src, shape, layout);
+    std::atomic<int64_t> rows_read{0};
+    const RowSource rows = [&](int64_t first, int64_t count, int32_t *values) {
+      EXPECT_GE(first, 0);
+      EXPECT_LE(first + count, shape.rows);
+      std::memcpy(values, src.data() + first * shape.cols, static_cast<size_t>(count * shape.cols) * sizeof(int32_t));
+      rows_read += count;
+      return true;
+    };
+    std::vector<uint8_t> got(want.size(), kSentinel);
+    ASSERT_TRUE(pack_if_in_range_with({shape, layout, src.data(), got.data()}, -8, k, threads));
+    ASSERT_EQ(got, want);
+    got.assign(want.size(), kSentinel);
+    ASSERT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, rows, k, threads), StreamedPack::kPacked);
+    ASSERT_EQ(got, want);
+    EXPECT_EQ(rows_read.load(), shape.rows) << "every row read exactly once";
+    // One value just outside, at the first, a middle and the last element, on either side of the range.
+    const int64_t n = shape.rows * shape.cols;
+    for (int64_t at : {int64_t{0}, n / 2, n - 1}) {
+      for (int32_t bad : {-9, 8, INT32_MIN, INT32_MAX}) {
+        const int32_t kept = src[static_cast<size_t>(at)];
+        src[static_cast<size_t>(at)] = bad;
+        EXPECT_FALSE(pack_if_in_range_with({shape, layout, src.data(), got.data()}, -8, k, threads)) << at << " " << bad;
+        EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, rows, k, threads), StreamedPack::kOutOfRange)
+            << at << " " << bad;
+        src[static_cast<size_t>(at)] = kept;
+      }
+    }
+    // The offset-8 range [0, 15]: the same values shifted up by 8 fit it, and not the signed one.
+    std::vector<int32_t> shifted(src);
+    for (auto &v : shifted) v += 8;
+    EXPECT_TRUE(pack_if_in_range_with({shape, layout, shifted.data(), got.data()}, 0, k, threads));
+    const bool any_above_7 = std::any_of(shifted.begin(), shifted.end(), [](int32_t v) { return v > 7; });
+    EXPECT_EQ(pack_if_in_range_with({shape, layout, shifted.data(), got.data()}, -8, k, threads), !any_above_7);
+    // A source that fails ends the pack with kSourceFailed.
+    const RowSource broken = [](int64_t, int64_t, int32_t *) { return false; };
+    EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, broken, k, threads), StreamedPack::kSourceFailed);
+  }
+}
+
+// fits_int4 of every ISA against the plain definition, at every length around its vector steps and with
+// the odd value at every position.
+class RangeKernel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RangeKernel, FitsInt4MatchesDefinition) {
+  const std::string isa = GetParam();
+  const kernels::KernelTable &k = require_isa(isa);
+  SKIP_IF_UNSUPPORTED(k, isa);
+  for (int32_t low : {-8, 0}) {
+    for (int64_t n : {0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100}) {
+      std::vector<int32_t> v(static_cast<size_t>(n), low + 15);
+      EXPECT_TRUE(k.fits_int4(v.data(), n, low)) << n;
+      for (int64_t at = 0; at < n; ++at) {
+        for (int32_t bad : {low - 1, low + 16, INT32_MIN, INT32_MAX}) {
+          v[static_cast<size_t>(at)] = bad;
+          EXPECT_FALSE(k.fits_int4(v.data(), n, low)) << "n " << n << " at " << at << " value " << bad;
+          v[static_cast<size_t>(at)] = low;
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryIsa, RangeKernel, ::testing::ValuesIn(compiled_isa_names()),
+                         [](const ::testing::TestParamInfo<std::string> &info) { return info.param; });
 
 TEST(Dispatch, ScalarIsAlwaysSupportedAndListedLast) {
   const kernels::IsaSupport *isas = nullptr;

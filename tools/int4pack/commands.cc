@@ -47,6 +47,24 @@ const std::string *record_of(const SafetensorsFile &file, const TensorEntry &t) 
   return it == file.metadata().end() ? nullptr : &it->second;
 }
 
+void write_text(const fs::path &path, const std::string &text) {
+  std::FILE *f = std::fopen(path.c_str(), "wb");
+  const bool ok = f != nullptr && std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  if (f != nullptr && std::fclose(f) != 0) throw checkpoint::IoError(path.string() + ": cannot write");
+  if (!ok) throw checkpoint::IoError(path.string() + ": cannot write");
+}
+
+// The files of a checkpoint directory that are not shards or the index (config, tokenizer), copied.
+void copy_other_files(const Checkpoint &in, const std::string &staging) {
+  for (const std::string &name : in.other_files) {
+    throw_if_interrupted();
+    std::error_code ec;
+    fs::copy(fs::path(in.path) / name, fs::path(staging) / name,
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    if (ec) throw checkpoint::IoError((fs::path(in.path) / name).string() + ": cannot copy: " + ec.message());
+  }
+}
+
 // Writes one output checkpoint shaped like `in` (same shard names, index rewritten, other files copied),
 // taking each shard's tensors and metadata from make(shard index, metadata). Returns the bytes of tensor
 // data written.
@@ -69,29 +87,60 @@ uint64_t write_checkpoint(const Checkpoint &in, const std::string &output, const
     track(shards[s], progress);
     const std::string path = in.is_directory ? (fs::path(out.staging()) / in.shard_names[s]).string() : out.staging();
     will_write(path);
-    checkpoint::write_safetensors(path, metadata[s], shards[s]);
+    checkpoint::write_safetensors(path, metadata[s], shards[s], common.sync);
   }
   if (in.is_directory) {
-    if (!in.index_name.empty()) {
-      const std::string index = checkpoint::rewrite_index(in.index_text, total);
-      const std::string path = (fs::path(out.staging()) / in.index_name).string();
-      std::FILE *f = std::fopen(path.c_str(), "wb");
-      const bool ok = f != nullptr && std::fwrite(index.data(), 1, index.size(), f) == index.size();
-      if (f != nullptr && std::fclose(f) != 0) throw checkpoint::IoError(path + ": cannot write");
-      if (!ok) throw checkpoint::IoError(path + ": cannot write");
-    }
-    for (const std::string &name : in.other_files) {
-      throw_if_interrupted();
-      std::error_code ec;
-      fs::copy(fs::path(in.path) / name, fs::path(out.staging()) / name,
-               fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
-      if (ec) throw checkpoint::IoError((fs::path(in.path) / name).string() + ": cannot copy: " + ec.message());
-    }
+    if (!in.index_name.empty()) write_text(fs::path(out.staging()) / in.index_name, checkpoint::rewrite_index(in.index_text, total));
+    copy_other_files(in, out.staging());
   }
   throw_if_interrupted();
   out.commit();
   progress.finish();
   return total;
+}
+
+}  // namespace
+
+namespace {
+
+// What a tensor of the input may become, from its header entry alone.
+enum class Role {
+  kPassThrough,
+  kCandidate,      // default selection: packed when every value is in the int4 range, else passed through
+  kChosen,         // matched --include: packed, and anything in the way is a problem
+  kAlreadyPacked,  // carries an int4pack record: a problem
+};
+
+// Room for a shard's header whatever each candidate becomes: every tensor in its longer form, every
+// offset as large as the largest possible one, every candidate's record. A header's length is the sum
+// of its parts, so the real one fits.
+uint64_t header_bound(const SafetensorsFile &file, const std::vector<Role> &roles, const checkpoint::PackOptions &o,
+                      const std::map<std::string, std::string> &metadata) {
+  std::map<std::string, std::string> meta = metadata;
+  std::vector<checkpoint::HeaderEntry> longest;
+  uint64_t largest_offset = 0;
+  std::vector<OutputTensor> packed(file.tensors().size());
+  for (size_t i = 0; i < file.tensors().size(); ++i) {
+    const TensorEntry &t = file.tensors()[i];
+    uint64_t bytes = t.bytes();
+    if (roles[i] == Role::kCandidate || roles[i] == Role::kChosen) {
+      PackedRecord record;
+      packed[i] = checkpoint::packed_output(file, t, o, &record);
+      meta[checkpoint::kMetadataPrefix + t.name] = checkpoint::encode_record(record);
+      bytes = std::max(bytes, packed[i].bytes);
+    }
+    largest_offset += bytes;
+  }
+  for (size_t i = 0; i < file.tensors().size(); ++i) {
+    const TensorEntry &t = file.tensors()[i];
+    checkpoint::HeaderEntry entry{t.name, t.dtype, t.shape, largest_offset, largest_offset};
+    if (!packed[i].name.empty()) {
+      const checkpoint::HeaderEntry other{t.name, packed[i].dtype, packed[i].shape, largest_offset, largest_offset};
+      if (checkpoint::header_text({}, {other}).size() > checkpoint::header_text({}, {entry}).size()) entry = other;
+    }
+    longest.push_back(entry);
+  }
+  return checkpoint::header_text(meta, longest).size();
 }
 
 }  // namespace
@@ -104,72 +153,147 @@ int convert(const ConvertRequest &request, const Common &common) {
   std::optional<std::regex> include, exclude;
   if (!request.include.empty()) include = compile(request.include, "--include");
   if (!request.exclude.empty()) exclude = compile(request.exclude, "--exclude");
+  const checkpoint::PackOptions &options = request.options;
 
-  // Pass 1: choose and check every tensor; report every problem before anything is written.
-  std::vector<std::set<std::string>> selected(in.shards.size());
-  std::vector<std::string> problems;
-  uint64_t count = 0;
-  uint64_t carrier_bytes = 0;
+  // From the headers: what each tensor may become, and whether a problem is certain already.
+  std::vector<std::vector<Role>> roles(in.shards.size());
+  bool failing = false;  // a problem is known: from then on every tensor is checked and nothing is written
+  uint64_t candidates = 0;
   for (size_t s = 0; s < in.shards.size(); ++s) {
     const SafetensorsFile &file = *in.shards[s];
     for (const TensorEntry &t : file.tensors()) {
-      throw_if_interrupted();
+      Role role = Role::kPassThrough;
       if (record_of(file, t) != nullptr) {
-        problems.push_back(file.path() + ": tensor '" + t.name + "' is already packed by int4pack");
-        continue;
+        role = Role::kAlreadyPacked;
+        failing = true;
+      } else if (exclude && std::regex_search(t.name, *exclude)) {
+        role = Role::kPassThrough;
+      } else if (include) {
+        if (std::regex_search(t.name, *include)) {
+          role = Role::kChosen;
+          if (!checkpoint::check_tensor(file, t, options, /*values_known_in_range=*/true).empty()) failing = true;
+        }
+      } else if (checkpoint::could_be_int4_weight(t)) {
+        role = Role::kCandidate;
       }
-      if (exclude && std::regex_search(t.name, *exclude)) continue;
-      const bool chosen = include ? std::regex_search(t.name, *include)
-                                  : checkpoint::looks_like_int4_weight(file, t, request.options.input);
-      if (!chosen) {
-        file.release(t);
-        continue;
-      }
-      const auto found = checkpoint::check_tensor(file, t, request.options);
-      file.release(t);  // keep the resident set near one tensor: pass 2 maps it again
-      problems.insert(problems.end(), found.begin(), found.end());
-      selected[s].insert(t.name);
-      ++count;
-      carrier_bytes += t.bytes();
+      if (role == Role::kChosen || role == Role::kCandidate) ++candidates;
+      roles[s].push_back(role);
     }
   }
-  if (!problems.empty()) {
+  const auto nothing_to_pack = [&] {
+    return UsageError("no tensor to pack in " + request.input +
+                      (include ? " (none matches --include)"
+                               : " (none is a 2-D integer '...weight' tensor with every value in the int4 range; "
+                                 "--include selects tensors by name)"));
+  };
+  if (candidates == 0 && !failing) throw nothing_to_pack();
+
+  // One pass over the data. Each selected tensor is checked and packed in the same read and written to
+  // the temporary output; the first problem stops the writing, every later tensor is still checked, and
+  // then all problems are reported and the temporary output removed: nothing appears at OUT unless every
+  // tensor passed. (A first pass that only checked would read the whole checkpoint twice.)
+  std::optional<OutputTransaction> out;
+  if (!failing) out.emplace(request.output, in.is_directory, common.force);
+  uint64_t tensor_bytes = 0;
+  for (const auto &shard : in.shards) {
+    for (const TensorEntry &t : shard->tensors()) tensor_bytes += t.bytes();
+  }
+  Progress progress(in.tensor_count(), tensor_bytes, !common.quiet && !common.json);
+  std::vector<std::string> problems;
+  const auto report = [&](std::vector<std::string> found) {
+    problems.insert(problems.end(), found.begin(), found.end());
+  };
+  Json packed_list = Json::array();
+  uint64_t count = 0, carrier_bytes = 0, packed_bytes_out = 0, written = 0;
+  for (size_t s = 0; s < in.shards.size(); ++s) {
+    const SafetensorsFile &file = *in.shards[s];
+    std::map<std::string, std::string> meta = file.metadata();
+    meta["int4pack.version"] = "1";
+    std::unique_ptr<checkpoint::SafetensorsWriter> writer;
+    if (!failing) {
+      const std::string path = in.is_directory ? (fs::path(out->staging()) / in.shard_names[s]).string() : out->staging();
+      will_write(path);
+      writer = std::make_unique<checkpoint::SafetensorsWriter>(path, header_bound(file, roles[s], options, meta),
+                                                               common.sync);
+    }
+    const auto pass_through = [&](const TensorEntry &t) {
+      if (failing) return;
+      const OutputTensor copy = checkpoint::passthrough_output(file, t);
+      writer->add(copy.name, copy.dtype, copy.shape, copy.bytes, copy.write);
+    };
+    // Packs t when every value is in range: true, and written. False when a value is not.
+    const auto try_pack = [&](const TensorEntry &t) {
+      const uint8_t *bytes = checkpoint::pack_if_in_range(file, t, options);
+      if (bytes == nullptr) return false;
+      PackedRecord record;
+      const OutputTensor packed = checkpoint::packed_output(file, t, options, &record);
+      file.release(t);
+      writer->add(packed.name, packed.dtype, packed.shape, packed.bytes,
+                  [bytes, n = packed.bytes](checkpoint::Sink &sink) { sink.write(bytes, n); });
+      meta[checkpoint::kMetadataPrefix + t.name] = checkpoint::encode_record(record);
+      ++count;
+      carrier_bytes += t.bytes();
+      packed_bytes_out += packed.bytes;
+      packed_list.push_back({{"name", t.name}, {"shape", t.shape}, {"dtype", t.dtype},
+                             {"packed_as", record.dtype + " " + record.format}, {"stored_dtype", packed.dtype},
+                             {"stored_shape", packed.shape}, {"bytes_in", t.bytes()}, {"bytes_out", packed.bytes}});
+      return true;
+    };
+    for (size_t i = 0; i < file.tensors().size(); ++i) {
+      const TensorEntry &t = file.tensors()[i];
+      throw_if_interrupted();
+      switch (roles[s][i]) {
+        case Role::kAlreadyPacked:
+          problems.push_back(file.path() + ": tensor '" + t.name + "' is already packed by int4pack");
+          break;
+        case Role::kPassThrough:
+          pass_through(t);
+          break;
+        case Role::kChosen:
+          if (failing || !try_pack(t)) {
+            report(checkpoint::check_tensor(file, t, options));  // names the elements out of range
+            failing = true;
+          }
+          break;
+        case Role::kCandidate: {
+          // Header problems (alignment) count only for a tensor the selection takes: all values in range.
+          const auto header_problems = checkpoint::check_tensor(file, t, options, /*values_known_in_range=*/true);
+          if (!header_problems.empty()) {
+            if (checkpoint::looks_like_int4_weight(file, t, options.input)) {
+              report(header_problems);
+              failing = true;
+            } else {
+              pass_through(t);
+            }
+          } else if (!failing && !try_pack(t)) {
+            pass_through(t);  // a value out of range: not an int4 weight, so not selected
+          }
+          break;
+        }
+      }
+      file.release(t);
+      progress.advance(t.bytes());
+    }
+    if (!failing) {
+      writer->finish(meta);
+      written += writer->data_bytes();
+    }
+  }
+  if (failing) {
     for (const std::string &p : problems) std::fprintf(stderr, "int4pack: %s\n", p.c_str());
     std::fprintf(stderr, "int4pack: %zu problem%s found; nothing was written\n", problems.size(),
                  problems.size() == 1 ? "" : "s");
-    return 1;
+    return 1;  // `out`, uncommitted, removes the temporary output
   }
-  if (count == 0) {
-    throw UsageError("no tensor to pack in " + request.input +
-                     (include ? " (none matches --include)"
-                              : " (none is a 2-D integer '...weight' tensor with every value in the int4 range; "
-                                "--include selects tensors by name)"));
+  if (count == 0) throw nothing_to_pack();
+  if (in.is_directory) {
+    if (!in.index_name.empty()) write_text(fs::path(out->staging()) / in.index_name, checkpoint::rewrite_index(in.index_text, written));
+    copy_other_files(in, out->staging());
   }
+  throw_if_interrupted();
+  out->commit();
+  progress.finish();
 
-  // Pass 2: write.
-  Json packed_list = Json::array();
-  uint64_t packed_bytes_out = 0;
-  const uint64_t written = write_checkpoint(in, request.output, common, [&](size_t s, std::map<std::string, std::string> *meta) {
-    const SafetensorsFile &file = *in.shards[s];
-    *meta = file.metadata();
-    (*meta)["int4pack.version"] = "1";
-    std::vector<OutputTensor> tensors;
-    for (const TensorEntry &t : file.tensors()) {
-      if (!selected[s].count(t.name)) {
-        tensors.push_back(checkpoint::passthrough_output(file, t));
-        continue;
-      }
-      PackedRecord record;
-      tensors.push_back(checkpoint::packed_output(file, t, request.options, &record));
-      (*meta)[checkpoint::kMetadataPrefix + t.name] = checkpoint::encode_record(record);
-      packed_bytes_out += tensors.back().bytes;
-      packed_list.push_back({{"name", t.name}, {"shape", t.shape}, {"dtype", t.dtype},
-                             {"packed_as", record.dtype + " " + record.format}, {"stored_dtype", tensors.back().dtype},
-                             {"stored_shape", tensors.back().shape}, {"bytes_in", t.bytes()},
-                             {"bytes_out", tensors.back().bytes}});
-    }
-    return tensors;
-  });
   const double seconds = seconds_since(start);
   if (common.json) {
     const Json summary = {{"command", "convert"},

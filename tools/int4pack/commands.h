@@ -13,6 +13,7 @@ struct Common {
   bool json = false;   // a machine-readable summary on stdout
   bool force = false;  // replace an existing output
   int threads = 0;     // 0: the engine's default
+  bool sync = true;    // make output durable (fdatasync) before renaming it into place
 };
 
 struct ConvertRequest {

@@ -17,7 +17,12 @@ int main(int argc, char **argv) {
     sub->add_flag("--quiet,-q", common.quiet, "no progress bar and no summary");
     sub->add_flag("--json", common.json, "print a machine-readable summary on stdout");
     sub->add_option("--threads", common.threads, "threads for packing (default: all CPUs)")->check(CLI::Range(1, 1024));
-    if (writes) sub->add_flag("--force", common.force, "replace OUT if it exists");
+    if (writes) {
+      sub->add_flag("--force", common.force, "replace OUT if it exists");
+      sub->add_flag_callback("--no-sync", [&common] { common.sync = false; },
+                             "rename OUT into place without first waiting for it to reach the disk (faster; a power "
+                             "failure soon after may then leave it incomplete)");
+    }
   };
 
   tool::ConvertRequest request;
