@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -153,7 +154,15 @@ void convert_paths(const ck::SafetensorsFile &file) {
     options[3].transpose = true;
     for (const ck::PackOptions &o : options) {
       const std::vector<std::string> problems = ck::check_tensor(file, t, o);
-      if (!problems.empty() || t.bytes() > kMaxConvertBytes) continue;
+      if (t.bytes() > kMaxConvertBytes) continue;
+      if (!problems.empty()) {
+        // Only values out of range (the header checks pass): the one-read path must refuse it too.
+        if (ck::check_tensor(file, t, o, /*values_known_in_range=*/true).empty() &&
+            ck::pack_if_in_range(file, t, o) != nullptr) {
+          fuzz::finding("pack_if_in_range('%s') packed a tensor with values out of range", t.name.c_str());
+        }
+        continue;
+      }
       ck::PackedRecord record;
       ck::OutputTensor out = ck::packed_output(file, t, o, &record);
       CountingSink sink;
@@ -164,6 +173,15 @@ void convert_paths(const ck::SafetensorsFile &file) {
       }
       // The record the converter writes must read back.
       ck::decode_record("fuzz", ck::encode_record(record));
+      // The converter's one-read path (check and pack together) packs the same bytes, since check_tensor
+      // found every value in range.
+      const std::vector<uint8_t> two_reads = ck::packed_bytes_of(file, t, o);
+      const uint8_t *one_read = ck::pack_if_in_range(file, t, o);
+      if (one_read == nullptr) {
+        fuzz::finding("pack_if_in_range('%s') refused a tensor check_tensor accepts", t.name.c_str());
+      } else if (std::memcmp(one_read, two_reads.data(), two_reads.size()) != 0) {
+        fuzz::finding("pack_if_in_range('%s') packed different bytes from packed_bytes_of", t.name.c_str());
+      }
     }
     if (t.bytes() <= kMaxConvertBytes) {
       ck::OutputTensor copy = ck::passthrough_output(file, t);
