@@ -1,5 +1,6 @@
 #include "checkpoint/int4_tensors.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -149,13 +150,11 @@ std::vector<int64_t> storage_shape(MatrixShape m, const PackOptions &o) {
   return {nz[0], nz[1], nz[2], o.int32_words ? nz[3] : nz[3] / 2};
 }
 
-std::vector<int32_t> unpacked_matrix(const SafetensorsFile &file, const TensorEntry &packed, const PackedRecord &r) {
+// The packed tensor's values as the int32 matrix the engine unpacks to, in `values`.
+void unpacked_matrix(const SafetensorsFile &file, const TensorEntry &packed, const PackedRecord &r, int32_t *values) {
   const MatrixShape m{r.view_shape[0], r.view_shape[1]};
-  const PackOptions o = r.options();
-  std::vector<int32_t> values(static_cast<size_t>(m.rows * m.cols));
   file.prefetch(packed);
-  unpack({m, o.layout, file.data(packed), values.data()});
-  return values;
+  unpack({m, r.options().layout, file.data(packed), values});
 }
 
 }  // namespace
@@ -299,6 +298,35 @@ OutputTensor packed_output(const SafetensorsFile &file, const TensorEntry &t, co
   return out;
 }
 
+uint64_t packed_header_room(const SafetensorsFile &file, const std::vector<bool> &may_pack, const PackOptions &o,
+                            const std::map<std::string, std::string> &metadata) {
+  std::map<std::string, std::string> meta = metadata;
+  const std::vector<TensorEntry> &tensors = file.tensors();
+  std::vector<OutputTensor> packed(tensors.size());
+  uint64_t largest_offset = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    uint64_t bytes = tensors[i].bytes();
+    if (i < may_pack.size() && may_pack[i]) {
+      PackedRecord record;
+      packed[i] = packed_output(file, tensors[i], o, &record);
+      meta[kMetadataPrefix + tensors[i].name] = encode_record(record);
+      bytes = std::max(bytes, packed[i].bytes);
+    }
+    largest_offset += bytes;
+  }
+  std::vector<HeaderEntry> longest;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const TensorEntry &t = tensors[i];
+    HeaderEntry entry{t.name, t.dtype, t.shape, largest_offset, largest_offset};
+    if (!packed[i].name.empty()) {
+      const HeaderEntry other{t.name, packed[i].dtype, packed[i].shape, largest_offset, largest_offset};
+      if (header_text({}, {other}).size() > header_text({}, {entry}).size()) entry = other;
+    }
+    longest.push_back(entry);
+  }
+  return header_text(meta, longest).size();
+}
+
 OutputTensor unpacked_output(const SafetensorsFile &file, const TensorEntry &packed, const PackedRecord &r) {
   const std::string where = file.path() + ": tensor '" + packed.name + "'";
   const PackOptions o = r.options();
@@ -316,19 +344,28 @@ OutputTensor unpacked_output(const SafetensorsFile &file, const TensorEntry &pac
   out.bytes = static_cast<uint64_t>(m.rows * m.cols) * dtype_size(r.original_dtype);
   out.source_bytes = packed.bytes();
   out.write = [&file, &packed, r, m, o](Sink &sink) {
-    const std::vector<int32_t> values = unpacked_matrix(file, packed, r);
+    // Per-thread buffers reused for every tensor (see scratch.h). An I32 original, neither shifted nor
+    // transposed, is the unpacked matrix itself.
+    thread_local ScratchBuffer matrix, stored;
+    const size_t count = static_cast<size_t>(m.rows * m.cols);
+    auto *values = reinterpret_cast<int32_t *>(matrix.get(count * sizeof(int32_t)));
+    unpacked_matrix(file, packed, r, values);
     file.release(packed);
+    if (r.original_dtype == "I32" && !o.transpose && o.input == InputEncoding::kSigned) {
+      sink.write(values, count * sizeof(int32_t));
+      return;
+    }
     const int32_t shift = o.input == InputEncoding::kOffset8 ? 8 : 0;
     const size_t width = dtype_size(r.original_dtype);
-    std::vector<uint8_t> bytes(values.size() * width);
+    uint8_t *bytes = stored.get(count * width);
     const int64_t stored_cols = r.original_shape[1];
     for (int64_t i = 0; i < m.rows * m.cols; ++i) {
       // Element i of the stored (original) layout.
       const int64_t src = o.transpose ? (i % stored_cols) * m.cols + i / stored_cols : i;
       const int32_t v = values[static_cast<size_t>(src)] + shift;
-      std::memcpy(bytes.data() + i * width, &v, width);  // little-endian: the low bytes of v
+      std::memcpy(bytes + i * width, &v, width);  // little-endian: the low bytes of v
     }
-    sink.write(bytes.data(), bytes.size());
+    sink.write(bytes, count * width);
   };
   return out;
 }

@@ -4,6 +4,7 @@
 #define INT4PACK_CHECKPOINT_INT4_TENSORS_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,12 @@ const uint8_t *pack_if_in_range(const SafetensorsFile &file, const TensorEntry &
 // The packed bytes of `t`, in memory (verify compares them).
 std::vector<uint8_t> packed_bytes_of(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &options);
 
+// Room enough for the header of a packed copy of `file` (see SafetensorsWriter), whichever of the
+// tensors with may_pack[i] end up packed: every tensor in its longer form, every offset as large as the
+// largest possible one, every candidate's record added to `metadata`. A header's length is the sum of
+// its parts, so the real one fits.
+uint64_t packed_header_room(const SafetensorsFile &file, const std::vector<bool> &may_pack, const PackOptions &options,
+                            const std::map<std::string, std::string> &metadata);
 // The original tensor back from its packed form and record.
 OutputTensor unpacked_output(const SafetensorsFile &file, const TensorEntry &packed, const PackedRecord &record);
 

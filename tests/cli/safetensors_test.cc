@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <climits>
 #include <cstdlib>
@@ -470,6 +471,58 @@ TEST(SafetensorsWriter, AnUnwritablePathIsAnIoError) {
   TempDir dir;
   EXPECT_THROW(write_safetensors(dir.file("no/such/dir/x.safetensors"), {}, {bytes_tensor("w", "U8", {1}, "a")}),
                IoError);
+}
+
+// The room reserved for a converted file's header holds the real header whichever candidates end up
+// packed: every subset of them, for every output form, with tensors whose packed form is longer (NZ
+// padding) or shorter, and offsets that cross a power of ten either way.
+TEST(PackedHeaderRoom, HoldsTheHeaderOfEverySubsetOfCandidates) {
+  TempDir dir;
+  const std::map<std::string, std::string> metadata = {{"format", "pt"}, {"int4pack.version", "1"}};
+  std::vector<PackOptions> forms(4);
+  forms[1].layout = PackedLayout::kNz;
+  forms[2].layout = PackedLayout::kNz;
+  forms[2].int32_words = true;
+  forms[3].transpose = true;
+  forms[3].input = InputEncoding::kOffset8;
+  const auto check = [&](const std::string &name, const std::vector<OutputTensor> &tensors, const std::vector<bool> &may_pack) {
+    SCOPED_TRACE(name);
+    write_safetensors(dir.file(name), {{"format", "pt"}}, tensors);
+    const SafetensorsFile f(dir.file(name));
+    const size_t candidates = static_cast<size_t>(std::count(may_pack.begin(), may_pack.end(), true));
+    for (const PackOptions &o : forms) {
+      const uint64_t room = packed_header_room(f, may_pack, o, metadata);
+      for (unsigned subset = 0; subset < (1u << candidates); ++subset) {
+        std::map<std::string, std::string> meta = metadata;
+        std::vector<HeaderEntry> entries;
+        uint64_t offset = 0;
+        unsigned bit = 0;
+        for (size_t i = 0; i < f.tensors().size(); ++i) {
+          const TensorEntry &t = f.tensors()[i];
+          const bool packed = may_pack[i] && ((subset >> bit++) & 1u);
+          if (packed) {
+            PackedRecord record;
+            const OutputTensor out = packed_output(f, t, o, &record);
+            meta[kMetadataPrefix + t.name] = encode_record(record);
+            entries.push_back({t.name, out.dtype, out.shape, offset, offset + out.bytes});
+            offset += out.bytes;
+          } else {
+            entries.push_back({t.name, t.dtype, t.shape, offset, offset + t.bytes()});
+            offset += t.bytes();
+          }
+        }
+        EXPECT_LE(header_text(meta, entries).size(), room) << "subset " << subset;
+      }
+    }
+  };
+  check("several.safetensors",
+        {bytes_tensor("a.weight", "I32", {16, 128}, pattern(16 * 128 * 4, 1)), bytes_tensor("b.weight", "U8", {2, 2}, pattern(4, 2)),
+         bytes_tensor("a.rather.long.name.for.the.scales.of.layer.zero", "F16", {16, 1}, pattern(32, 3)),
+         // Sized so that the unpacked data ends at 999,800 bytes: packed NZ pads past 10^6.
+         bytes_tensor("c.weight", "I8", {2, 495762}, pattern(991524, 4)), bytes_tensor("d.weight", "I16", {3, 8}, pattern(48, 5))},
+        {true, true, false, true, true});
+  // One small tensor whose NZ form is far larger (4 bytes -> 512): its end offset gains digits.
+  check("one.safetensors", {bytes_tensor("b.weight", "U8", {2, 2}, pattern(4, 2))}, {true});
 }
 
 // ---- checkpoints (directories and their index) ----

@@ -111,38 +111,6 @@ enum class Role {
   kAlreadyPacked,  // carries an int4pack record: a problem
 };
 
-// Room for a shard's header whatever each candidate becomes: every tensor in its longer form, every
-// offset as large as the largest possible one, every candidate's record. A header's length is the sum
-// of its parts, so the real one fits.
-uint64_t header_bound(const SafetensorsFile &file, const std::vector<Role> &roles, const checkpoint::PackOptions &o,
-                      const std::map<std::string, std::string> &metadata) {
-  std::map<std::string, std::string> meta = metadata;
-  std::vector<checkpoint::HeaderEntry> longest;
-  uint64_t largest_offset = 0;
-  std::vector<OutputTensor> packed(file.tensors().size());
-  for (size_t i = 0; i < file.tensors().size(); ++i) {
-    const TensorEntry &t = file.tensors()[i];
-    uint64_t bytes = t.bytes();
-    if (roles[i] == Role::kCandidate || roles[i] == Role::kChosen) {
-      PackedRecord record;
-      packed[i] = checkpoint::packed_output(file, t, o, &record);
-      meta[checkpoint::kMetadataPrefix + t.name] = checkpoint::encode_record(record);
-      bytes = std::max(bytes, packed[i].bytes);
-    }
-    largest_offset += bytes;
-  }
-  for (size_t i = 0; i < file.tensors().size(); ++i) {
-    const TensorEntry &t = file.tensors()[i];
-    checkpoint::HeaderEntry entry{t.name, t.dtype, t.shape, largest_offset, largest_offset};
-    if (!packed[i].name.empty()) {
-      const checkpoint::HeaderEntry other{t.name, packed[i].dtype, packed[i].shape, largest_offset, largest_offset};
-      if (checkpoint::header_text({}, {other}).size() > checkpoint::header_text({}, {entry}).size()) entry = other;
-    }
-    longest.push_back(entry);
-  }
-  return checkpoint::header_text(meta, longest).size();
-}
-
 }  // namespace
 
 int convert(const ConvertRequest &request, const Common &common) {
@@ -213,8 +181,10 @@ int convert(const ConvertRequest &request, const Common &common) {
     if (!failing) {
       const std::string path = in.is_directory ? (fs::path(out->staging()) / in.shard_names[s]).string() : out->staging();
       will_write(path);
-      writer = std::make_unique<checkpoint::SafetensorsWriter>(path, header_bound(file, roles[s], options, meta),
-                                                               common.sync);
+      std::vector<bool> may_pack;
+      for (Role r : roles[s]) may_pack.push_back(r == Role::kCandidate || r == Role::kChosen);
+      writer = std::make_unique<checkpoint::SafetensorsWriter>(
+          path, checkpoint::packed_header_room(file, may_pack, options, meta), common.sync);
     }
     const auto pass_through = [&](const TensorEntry &t) {
       if (failing) return;
