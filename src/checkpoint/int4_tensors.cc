@@ -20,54 +20,43 @@ bool ends_with(const std::string &s, const std::string &suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Calls f(index, value) for every element of a carrier tensor, as int32.
+// Calls f(index, value) for each of n carriers of `dtype` (little-endian) at p, as int32, while f
+// returns true.
 template <typename F>
-void for_each_value(const SafetensorsFile &file, const TensorEntry &t, F f) {
-  const uint8_t *p = file.data(t);
-  const int64_t n = t.elements();
-  if (t.dtype == "I32") {
+void for_each_carrier(const uint8_t *p, const std::string &dtype, int64_t n, F f) {
+  if (dtype == "I32") {
     for (int64_t i = 0; i < n; ++i) {
       int32_t v;
       std::memcpy(&v, p + 4 * i, 4);
       if (!f(i, v)) return;
     }
-  } else if (t.dtype == "I16") {
+  } else if (dtype == "I16") {
     for (int64_t i = 0; i < n; ++i) {
       int16_t v;
       std::memcpy(&v, p + 2 * i, 2);
       if (!f(i, v)) return;
     }
-  } else if (t.dtype == "I8") {
+  } else if (dtype == "I8") {
     for (int64_t i = 0; i < n; ++i) {
       if (!f(i, static_cast<int8_t>(p[i]))) return;
     }
-  } else if (t.dtype == "U8") {
+  } else if (dtype == "U8") {
     for (int64_t i = 0; i < n; ++i) {
       if (!f(i, p[i])) return;
     }
   }
 }
 
-// n carriers of `dtype` (little-endian) as int32, minus `shift` (mod 2^32, see carrier_matrix).
-void widen(const uint8_t *p, const std::string &dtype, int64_t n, uint32_t shift, int32_t *out) {
-  const auto put = [&](int64_t i, int32_t v) { out[i] = static_cast<int32_t>(static_cast<uint32_t>(v) - shift); };
-  if (dtype == "I32") {
-    for (int64_t i = 0; i < n; ++i) {
-      int32_t v;
-      std::memcpy(&v, p + 4 * i, 4);
-      put(i, v);
-    }
-  } else if (dtype == "I16") {
-    for (int64_t i = 0; i < n; ++i) {
-      int16_t v;
-      std::memcpy(&v, p + 2 * i, 2);
-      put(i, v);
-    }
-  } else if (dtype == "I8") {
-    for (int64_t i = 0; i < n; ++i) put(i, static_cast<int8_t>(p[i]));
-  } else {
-    for (int64_t i = 0; i < n; ++i) put(i, p[i]);  // U8
-  }
+// Every element of a carrier tensor (see for_each_carrier).
+template <typename F>
+void for_each_value(const SafetensorsFile &file, const TensorEntry &t, F f) {
+  for_each_carrier(file.data(t), t.dtype, t.elements(), f);
+}
+
+// A carrier value moved to the signed range: minus 8 for offset8. The subtraction wraps (mod 2^32), so a
+// value below the int4 range stays outside the shifted range [-8, 7] instead of overflowing.
+int32_t to_signed_range(int32_t v, InputEncoding input) {
+  return static_cast<int32_t>(static_cast<uint32_t>(v) - (input == InputEncoding::kOffset8 ? 8u : 0u));
 }
 
 bool values_in_range(const SafetensorsFile &file, const TensorEntry &t, int32_t lo) {
@@ -84,63 +73,74 @@ MatrixShape packed_matrix(const TensorEntry &t, const PackOptions &o) {
   return o.transpose ? MatrixShape{t.shape[1], t.shape[0]} : MatrixShape{t.shape[0], t.shape[1]};
 }
 
-// Carrier values as the int32 matrix the engine packs (cast, shifted for offset8, transposed on request),
-// in `out` (rows x cols values). The shift wraps (mod 2^32), so a value below the int4 range stays outside
-// the shifted range [-8, 7] instead of overflowing.
+// Carrier values as the int32 matrix the engine packs (cast, moved to the signed range, transposed on
+// request), in `out` (rows x cols values).
 void carrier_matrix(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o, int32_t *out) {
   const MatrixShape m = packed_matrix(t, o);
-  const uint32_t shift = o.input == InputEncoding::kOffset8 ? 8 : 0;
   const int64_t stored_cols = t.shape[1];
   for_each_value(file, t, [&](int64_t i, int32_t v) {
     const int64_t r = i / stored_cols;
     const int64_t c = i % stored_cols;
-    out[o.transpose ? c * m.cols + r : i] = static_cast<int32_t>(static_cast<uint32_t>(v) - shift);
+    out[o.transpose ? c * m.cols + r : i] = to_signed_range(v, o.input);
     return true;
   });
 }
 
-// Packs `t` into `out` (packed_bytes(...) bytes); with `checked`, only while every value is in range
-// (false when one is not). I32 carriers packed as they are go straight from the mapped file, read once;
-// the others through an int32 copy in a per-thread scratch buffer, shifted to the signed range.
-bool pack_into(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o, uint8_t *out, bool checked) {
+// The per-thread int32 copy of a tensor's carriers the slower paths pack from (see carrier_matrix).
+int32_t *carrier_copy(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o) {
+  thread_local ScratchBuffer carriers;
   const MatrixShape m = packed_matrix(t, o);
-  if (checked && !o.transpose) {
-    // Rows read once with pread, through each thread's small buffer (see pack_rows_if_in_range): I32
-    // signed straight into it, other carriers and offset8 widened and shifted on the way.
+  auto *copy = reinterpret_cast<int32_t *>(carriers.get(static_cast<size_t>(m.rows * m.cols) * sizeof(int32_t)));
+  file.prefetch(t);
+  carrier_matrix(file, t, o, copy);
+  return copy;
+}
+
+// Packs `t` into `out` (packed_bytes(...) bytes) only while every value is in range: false when one is
+// not. Rows are read once with pread, through each thread's small buffer (see pack_rows_if_in_range),
+// I32 signed straight into it, other carriers and offset8 converted on the way; a transposed matrix, whose
+// rows are columns of the file, is packed from a whole int32 copy.
+bool pack_checked(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o, uint8_t *out) {
+  const MatrixShape m = packed_matrix(t, o);
+  RowSource rows;
+  if (o.transpose) {
+    const int32_t *copy = carrier_copy(file, t, o);
+    rows = [copy, m](int64_t first_row, int64_t, int32_t *) { return copy + first_row * m.cols; };
+  } else {
     const size_t width = dtype_size(t.dtype);
     const bool as_is = t.dtype == "I32" && o.input == InputEncoding::kSigned;
-    const uint32_t shift = o.input == InputEncoding::kOffset8 ? 8 : 0;
-    const auto rows = [&](int64_t first_row, int64_t count, int32_t *values) {
+    rows = [&, width, as_is](int64_t first_row, int64_t count, int32_t *buffer) -> const int32_t * {
       const uint64_t row_bytes = static_cast<uint64_t>(m.cols) * width;
       const uint64_t offset = static_cast<uint64_t>(first_row) * row_bytes;
       const size_t bytes = static_cast<size_t>(count) * row_bytes;
-      if (as_is) return file.read(t, offset, values, bytes);
+      if (as_is) return file.read(t, offset, buffer, bytes) ? buffer : nullptr;
       thread_local std::vector<uint8_t> raw;
       if (raw.size() < bytes) raw.resize(bytes);
-      if (!file.read(t, offset, raw.data(), bytes)) return false;
-      widen(raw.data(), t.dtype, count * m.cols, shift, values);
-      return true;
+      if (!file.read(t, offset, raw.data(), bytes)) return nullptr;
+      for_each_carrier(raw.data(), t.dtype, count * m.cols, [&](int64_t i, int32_t v) {
+        buffer[i] = to_signed_range(v, o.input);
+        return true;
+      });
+      return buffer;
     };
-    switch (pack_rows_if_in_range(m, o.layout, out, low_limit(InputEncoding::kSigned), rows)) {
-      case StreamedPack::kPacked: return true;
-      case StreamedPack::kOutOfRange: return false;
-      case StreamedPack::kSourceFailed: throw file.read_error(t);
-      case StreamedPack::kNoMemory: throw std::bad_alloc();
-    }
   }
-  file.prefetch(t);
+  switch (pack_rows_if_in_range(m, o.layout, out, low_limit(InputEncoding::kSigned), rows)) {
+    case StreamedPack::kPacked: return true;
+    case StreamedPack::kOutOfRange: return false;
+    case StreamedPack::kSourceFailed: throw file.read_error(t);
+    case StreamedPack::kNoMemory: throw std::bad_alloc();
+  }
+  return false;
+}
+
+// Packs `t` into `out` without checking its values (the caller has). I32 carriers packed as they are go
+// straight from the mapped file; the others through an int32 copy.
+void pack_unchecked(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o, uint8_t *out) {
   const bool direct = t.dtype == "I32" && !o.transpose && o.input == InputEncoding::kSigned &&
                       reinterpret_cast<uintptr_t>(file.data(t)) % alignof(int32_t) == 0;
-  const int32_t *values = reinterpret_cast<const int32_t *>(file.data(t));
-  if (!direct) {
-    thread_local ScratchBuffer carriers;
-    auto *copy = reinterpret_cast<int32_t *>(carriers.get(static_cast<size_t>(m.rows * m.cols) * sizeof(int32_t)));
-    carrier_matrix(file, t, o, copy);
-    values = copy;
-  }
-  if (checked) return int4pack::pack_if_in_range({m, o.layout, values, out}, low_limit(InputEncoding::kSigned));
-  pack({m, o.layout, values, out});
-  return true;
+  if (direct) file.prefetch(t);
+  const int32_t *values = direct ? reinterpret_cast<const int32_t *>(file.data(t)) : carrier_copy(file, t, o);
+  pack({packed_matrix(t, o), o.layout, values, out});
 }
 
 std::vector<int64_t> storage_shape(MatrixShape m, const PackOptions &o) {
@@ -222,7 +222,7 @@ bool looks_like_int4_weight(const SafetensorsFile &file, const TensorEntry &t, I
 const uint8_t *pack_if_in_range(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o) {
   thread_local ScratchBuffer packed;  // reused for every tensor: see scratch.h
   uint8_t *p = packed.get(packed_bytes(packed_matrix(t, o), o.layout));
-  return pack_into(file, t, o, p, true) ? p : nullptr;
+  return pack_checked(file, t, o, p) ? p : nullptr;
 }
 
 std::vector<std::string> check_tensor(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o,
@@ -268,7 +268,7 @@ std::vector<std::string> check_tensor(const SafetensorsFile &file, const TensorE
 
 std::vector<uint8_t> packed_bytes_of(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o) {
   std::vector<uint8_t> out(packed_bytes(packed_matrix(t, o), o.layout));
-  pack_into(file, t, o, out.data(), false);
+  pack_unchecked(file, t, o, out.data());
   return out;
 }
 
@@ -291,7 +291,7 @@ OutputTensor packed_output(const SafetensorsFile &file, const TensorEntry &t, co
   out.write = [&file, &t, o, bytes = out.bytes](Sink &sink) {
     thread_local ScratchBuffer packed;  // reused for every tensor: see scratch.h
     uint8_t *p = packed.get(bytes);
-    pack_into(file, t, o, p, false);
+    pack_unchecked(file, t, o, p);
     file.release(t);
     sink.write(p, bytes);
   };

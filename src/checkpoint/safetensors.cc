@@ -315,8 +315,8 @@ class FileSink : public Sink {
     uint64_t done = 0;
     while (done < t.bytes()) {
       loff_t from = static_cast<loff_t>(file.file_offset(t) + done);
-      const ssize_t n =
-          ::copy_file_range(file.descriptor(), &from, fd_, nullptr, static_cast<size_t>(t.bytes() - done), 0);
+      loff_t to = static_cast<loff_t>(on_disk_);
+      const ssize_t n = ::copy_file_range(file.descriptor(), &from, fd_, &to, static_cast<size_t>(t.bytes() - done), 0);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       done += static_cast<uint64_t>(n);
@@ -328,7 +328,18 @@ class FileSink : public Sink {
   // Overwrites bytes already written (the reserved header), after flushing what is buffered.
   void write_at(uint64_t offset, const void *data, size_t bytes) {
     drain();
-    const auto *p = static_cast<const uint8_t *>(data);
+    write_fully(offset, static_cast<const uint8_t *>(data), bytes);
+  }
+
+ private:
+  static constexpr size_t kBuffer = size_t{4} << 20;
+  void drain() {
+    put(buffer_, buffered_);
+    buffered_ = 0;
+  }
+  // Every write names its offset (pwrite, copy_file_range): data is appended at on_disk_, and the
+  // reserved header is overwritten at 0.
+  void write_fully(uint64_t offset, const uint8_t *p, size_t bytes) {
     while (bytes > 0) {
       const ssize_t n = ::pwrite(fd_, p, bytes, static_cast<off_t>(offset));
       if (n < 0 && errno == EINTR) continue;
@@ -338,22 +349,9 @@ class FileSink : public Sink {
       offset += static_cast<uint64_t>(n);
     }
   }
-
- private:
-  static constexpr size_t kBuffer = size_t{4} << 20;
-  void drain() {
-    put(buffer_, buffered_);
-    buffered_ = 0;
-  }
   void put(const uint8_t *p, size_t bytes) {
-    while (bytes > 0) {
-      const ssize_t n = ::write(fd_, p, bytes);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw IoError(path_ + ": write failed: " + std::strerror(n < 0 ? errno : ENOSPC));
-      p += n;
-      bytes -= static_cast<size_t>(n);
-      advance(static_cast<uint64_t>(n));
-    }
+    write_fully(on_disk_, p, bytes);
+    advance(bytes);
   }
   void advance(uint64_t bytes) {
     on_disk_ += bytes;

@@ -192,47 +192,6 @@ void pack_with(const PackPlan &plan, const kernels::KernelTable &k, int threads)
   }
 }
 
-bool pack_if_in_range_with(const PackPlan &plan, int32_t low, const kernels::KernelTable &k, int threads) {
-  // Chunks of about 256 KiB of input: well inside a core's L2, so the pack reads what the check just
-  // brought in, and small enough that two of them (one in flight, one being packed) never evict each other.
-  constexpr int64_t kChunkOutputBytes = int64_t{32} << 10;
-  const bool streaming = packed_bytes(plan.shape, plan.layout) >= kStreamingOutputBytes;
-  std::atomic<bool> fits{true};
-  if (plan.layout == PackedLayout::kNd) {
-    split_nd(plan.shape.rows * (plan.shape.cols / 2), threads, [&](int64_t begin, int64_t end) {
-      for (int64_t b = begin; b < end; b += kChunkOutputBytes) {
-        const int64_t e = std::min(end, b + kChunkOutputBytes);
-        if (!fits.load(std::memory_order_relaxed)) return;  // another thread found one: stop early
-        if (!k.fits_int4(plan.src + 2 * b, 2 * (e - b), low)) {
-          fits = false;
-          return;
-        }
-        k.pack_nd(plan.src + 2 * b, plan.dst + b, e - b, streaming);
-      }
-    });
-  } else {
-    const int64_t row_values = plan.shape.cols;
-    split_nz(plan.shape, threads, [&](int64_t rb_begin, int64_t rb_end) {
-      for (int64_t rb = rb_begin; rb < rb_end; ++rb) {  // a row block: 16 rows, or fewer at the bottom
-        const int64_t first_row = rb * kNzBlockRows;
-        const int64_t rows = std::min(kNzBlockRows, plan.shape.rows - first_row);
-        if (!fits.load(std::memory_order_relaxed)) return;
-        if (!k.fits_int4(plan.src + first_row * row_values, rows * row_values, low)) {
-          fits = false;
-          return;
-        }
-        k.pack_nz(plan.src + first_row * row_values, plan.dst, plan.shape, rb, rb + 1, streaming);
-      }
-    });
-  }
-  return fits;
-}
-
-bool pack_if_in_range(const PackPlan &plan, int32_t low) {
-  const kernels::KernelTable *k = kernels::active_kernels();
-  return pack_if_in_range_with(plan, low, k != nullptr ? *k : *kernels::find_supported("scalar"), thread_count());
-}
-
 namespace {
 
 // The calling thread's buffer of at least `values` int32, kept between calls (engine threads live long);
@@ -278,18 +237,19 @@ StreamedPack pack_rows_if_in_range_with(MatrixShape shape, PackedLayout layout, 
       const int64_t u_end = std::min(end, u + units_per_read);
       const int64_t first_row = u * unit_rows;
       const int64_t rows = std::min(shape.rows, u_end * unit_rows) - first_row;
-      if (!source(first_row, rows, values)) {
+      const int32_t *in = source(first_row, rows, values);
+      if (in == nullptr) {
         fail(StreamedPack::kSourceFailed);
         return;
       }
-      if (!k.fits_int4(values, rows * shape.cols, low)) {
+      if (!k.fits_int4(in, rows * shape.cols, low)) {
         fail(StreamedPack::kOutOfRange);
         return;
       }
       if (nd) {
-        k.pack_nd(values, dst + first_row * (shape.cols / 2), rows * (shape.cols / 2), streaming);
+        k.pack_nd(in, dst + first_row * (shape.cols / 2), rows * (shape.cols / 2), streaming);
       } else {
-        k.pack_nz(values, dst, shape, u, u_end, streaming);
+        k.pack_nz(in, dst, shape, u, u_end, streaming);
       }
     }
   });

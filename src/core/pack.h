@@ -44,22 +44,18 @@ void unpack(const UnpackPlan &plan);
 void pack_with(const PackPlan &plan, const kernels::KernelTable &kernels, int threads);
 void unpack_with(const UnpackPlan &plan, const kernels::KernelTable &kernels, int threads);
 
-// Packs like pack()/pack_with(), checking on the way that every value lies in [low, low + 15]. Returns
-// false when one does not; the output is then unspecified (and may be partly written). The input is read
-// from memory once: each thread checks a cache-sized chunk, then packs it while it is still in cache, so a
-// converter validates and packs in one pass instead of two.
-bool pack_if_in_range(const PackPlan &plan, int32_t low);
-bool pack_if_in_range_with(const PackPlan &plan, int32_t low, const kernels::KernelTable &kernels, int threads);
-
-// Rows of a matrix that is not in memory (a file): fill `values` with rows [first_row, first_row + rows),
-// row-major int32. False when they cannot be had (a read error); that ends the pack. Called from several
-// threads at once, for disjoint rows.
-using RowSource = std::function<bool(int64_t first_row, int64_t rows, int32_t *values)>;
+// Rows [first_row, first_row + rows) of a matrix, row-major int32: a pointer to them where the source
+// holds them in memory already, else `buffer` (room for those rows) filled with them, e.g. read from a
+// file. Null when they cannot be had (a read error); that ends the pack. Called from several threads at
+// once, for disjoint rows.
+using RowSource = std::function<const int32_t *(int64_t first_row, int64_t rows, int32_t *buffer)>;
 enum class StreamedPack { kPacked, kOutOfRange, kSourceFailed, kNoMemory };
-// pack_if_in_range for a matrix read piecewise from `source`: each thread reads a few hundred KiB of rows
-// at a time into a buffer of its own that stays in cache, checks them and packs them. Reading a file this
-// way (pread) is a copy the kernel makes at memory speed, where touching a memory map of the same pages
-// pays a TLB miss, in a virtual machine a costly one, per 4 KiB.
+// Packs like pack()/pack_with(), checking on the way that every value lies in [low, low + 15]; with any
+// outcome but kPacked the output is unspecified (and may be partly written). Each thread takes a few
+// hundred KiB of rows at a time from `source`, checks them and packs them while they are in cache, so a
+// converter validates and packs with one read of its input. For a file, reading rows with pread into the
+// buffer is a copy the kernel makes at memory speed, where touching a memory map of the same pages pays a
+// TLB miss, in a virtual machine a costly one, per 4 KiB.
 StreamedPack pack_rows_if_in_range(MatrixShape shape, PackedLayout layout, uint8_t *dst, int32_t low,
                                    const RowSource &source);
 StreamedPack pack_rows_if_in_range_with(MatrixShape shape, PackedLayout layout, uint8_t *dst, int32_t low,

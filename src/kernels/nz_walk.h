@@ -35,11 +35,11 @@ inline NzGeometry nz_geometry(MatrixShape shape) {
   return g;
 }
 
-// Writes the blocks of row blocks [rb_begin, rb_end); src starts at the first of their rows. A row block's 16 rows are consecutive in memory,
-// so they are read front to back, one sequential stream, packing each 64-value segment into its block
-// in a staging area that stays in cache (L2). Finished blocks go out whole (512 contiguous bytes,
-// streaming stores included), spread over the packing of the next row block, so reads and writes
-// interleave evenly as they do for ND. (Measured alternatives: reading the 16 rows side by side, writing
+// Writes the blocks of row blocks [rb_begin, rb_end); src starts at the first of their rows. A row
+// block's 16 rows are consecutive in memory, so they are read front to back, one sequential stream,
+// packing each 64-value segment into its block in a staging area that stays in cache (L2). Finished
+// blocks go out whole (512 contiguous bytes, streaming stores included), spread over the packing of the
+// next row block, so reads and writes interleave evenly as they do for ND. (Measured alternatives: reading the 16 rows side by side, writing
 // row segments straight to their blocks, or flushing all blocks at once were 10-50% slower.)
 // Rows wider than the staging area are done in slices of it.
 //   full(in, out)            64 values -> 32 bytes

@@ -217,9 +217,10 @@ INSTANTIATE_TEST_SUITE_P(EveryIsaAndThreadCount, EngineThreads,
                                   std::to_string(std::get<2>(info.param)) + "threads";
                          });
 
-// The converter's one-read paths: pack_if_in_range_with (matrix in memory) and pack_rows_if_in_range_with
-// (rows read through a RowSource), for every ISA and thread count: the same bytes as the reference when
-// every value is in range, and a refusal when a single value anywhere is not.
+// The converter's one-read path, pack_rows_if_in_range_with, for every ISA and thread count, with rows
+// that stay in place (a matrix in memory) and rows copied into the engine's buffer (as read from a file):
+// the same bytes as the reference when every value is in range, and a refusal when a single value
+// anywhere is not.
 TEST_P(EngineThreads, CheckedPacksMatchReferenceAndRefuseOutOfRange) {
   const auto [isa, layout, threads] = GetParam();
   const kernels::KernelTable &k = require_isa(isa);
@@ -230,19 +231,22 @@ TEST_P(EngineThreads, CheckedPacksMatchReferenceAndRefuseOutOfRange) {
     SCOPED_TRACE(std::to_string(shape.rows) + "x" + std::to_string(shape.cols));
     auto src = random_values(shape, static_cast<uint32_t>(shape.rows + shape.cols));
     const auto want = reference_pack(src, shape, layout);
+    const auto in_place = [&](const std::vector<int32_t> &matrix) -> RowSource {
+      return [&matrix, shape](int64_t first, int64_t, int32_t *) { return matrix.data() + first * shape.cols; };
+    };
     std::atomic<int64_t> rows_read{0};
-    const RowSource rows = [&](int64_t first, int64_t count, int32_t *values) {
+    const RowSource copied = [&](int64_t first, int64_t count, int32_t *buffer) -> const int32_t * {
       EXPECT_GE(first, 0);
       EXPECT_LE(first + count, shape.rows);
-      std::memcpy(values, src.data() + first * shape.cols, static_cast<size_t>(count * shape.cols) * sizeof(int32_t));
+      std::memcpy(buffer, src.data() + first * shape.cols, static_cast<size_t>(count * shape.cols) * sizeof(int32_t));
       rows_read += count;
-      return true;
+      return buffer;
     };
     std::vector<uint8_t> got(want.size(), kSentinel);
-    ASSERT_TRUE(pack_if_in_range_with({shape, layout, src.data(), got.data()}, -8, k, threads));
+    ASSERT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, in_place(src), k, threads), StreamedPack::kPacked);
     ASSERT_EQ(got, want);
     got.assign(want.size(), kSentinel);
-    ASSERT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, rows, k, threads), StreamedPack::kPacked);
+    ASSERT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, copied, k, threads), StreamedPack::kPacked);
     ASSERT_EQ(got, want);
     EXPECT_EQ(rows_read.load(), shape.rows) << "every row read exactly once";
     // One value just outside, at the first, a middle and the last element, on either side of the range.
@@ -251,8 +255,10 @@ TEST_P(EngineThreads, CheckedPacksMatchReferenceAndRefuseOutOfRange) {
       for (int32_t bad : {-9, 8, INT32_MIN, INT32_MAX}) {
         const int32_t kept = src[static_cast<size_t>(at)];
         src[static_cast<size_t>(at)] = bad;
-        EXPECT_FALSE(pack_if_in_range_with({shape, layout, src.data(), got.data()}, -8, k, threads)) << at << " " << bad;
-        EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, rows, k, threads), StreamedPack::kOutOfRange)
+        EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, in_place(src), k, threads),
+                  StreamedPack::kOutOfRange)
+            << at << " " << bad;
+        EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, copied, k, threads), StreamedPack::kOutOfRange)
             << at << " " << bad;
         src[static_cast<size_t>(at)] = kept;
       }
@@ -260,11 +266,13 @@ TEST_P(EngineThreads, CheckedPacksMatchReferenceAndRefuseOutOfRange) {
     // The offset-8 range [0, 15]: the same values shifted up by 8 fit it, and not the signed one.
     std::vector<int32_t> shifted(src);
     for (auto &v : shifted) v += 8;
-    EXPECT_TRUE(pack_if_in_range_with({shape, layout, shifted.data(), got.data()}, 0, k, threads));
+    EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), 0, in_place(shifted), k, threads),
+              StreamedPack::kPacked);
     const bool any_above_7 = std::any_of(shifted.begin(), shifted.end(), [](int32_t v) { return v > 7; });
-    EXPECT_EQ(pack_if_in_range_with({shape, layout, shifted.data(), got.data()}, -8, k, threads), !any_above_7);
+    EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, in_place(shifted), k, threads),
+              any_above_7 ? StreamedPack::kOutOfRange : StreamedPack::kPacked);
     // A source that fails ends the pack with kSourceFailed.
-    const RowSource broken = [](int64_t, int64_t, int32_t *) { return false; };
+    const RowSource broken = [](int64_t, int64_t, int32_t *) -> const int32_t * { return nullptr; };
     EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, broken, k, threads), StreamedPack::kSourceFailed);
   }
 }

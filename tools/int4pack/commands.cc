@@ -47,15 +47,18 @@ const std::string *record_of(const SafetensorsFile &file, const TensorEntry &t) 
   return it == file.metadata().end() ? nullptr : &it->second;
 }
 
-void write_text(const fs::path &path, const std::string &text) {
-  std::FILE *f = std::fopen(path.c_str(), "wb");
-  const bool ok = f != nullptr && std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  if (f != nullptr && std::fclose(f) != 0) throw checkpoint::IoError(path.string() + ": cannot write");
-  if (!ok) throw checkpoint::IoError(path.string() + ": cannot write");
-}
-
-// The files of a checkpoint directory that are not shards or the index (config, tokenizer), copied.
-void copy_other_files(const Checkpoint &in, const std::string &staging) {
+// The rest of an output checkpoint directory beside its shards: the index, rewritten for `tensor_bytes`
+// of tensor data, and the other files (config, tokenizer), copied. Nothing for a single file.
+void write_directory_rest(const Checkpoint &in, const std::string &staging, uint64_t tensor_bytes) {
+  if (!in.is_directory) return;
+  if (!in.index_name.empty()) {
+    const std::string index = checkpoint::rewrite_index(in.index_text, tensor_bytes);
+    const std::string path = (fs::path(staging) / in.index_name).string();
+    std::FILE *f = std::fopen(path.c_str(), "wb");
+    const bool ok = f != nullptr && std::fwrite(index.data(), 1, index.size(), f) == index.size();
+    if (f != nullptr && std::fclose(f) != 0) throw checkpoint::IoError(path + ": cannot write");
+    if (!ok) throw checkpoint::IoError(path + ": cannot write");
+  }
   for (const std::string &name : in.other_files) {
     throw_if_interrupted();
     std::error_code ec;
@@ -89,19 +92,12 @@ uint64_t write_checkpoint(const Checkpoint &in, const std::string &output, const
     will_write(path);
     checkpoint::write_safetensors(path, metadata[s], shards[s], common.sync);
   }
-  if (in.is_directory) {
-    if (!in.index_name.empty()) write_text(fs::path(out.staging()) / in.index_name, checkpoint::rewrite_index(in.index_text, total));
-    copy_other_files(in, out.staging());
-  }
+  write_directory_rest(in, out.staging(), total);
   throw_if_interrupted();
   out.commit();
   progress.finish();
   return total;
 }
-
-}  // namespace
-
-namespace {
 
 // What a tensor of the input may become, from its header entry alone.
 enum class Role {
@@ -256,10 +252,7 @@ int convert(const ConvertRequest &request, const Common &common) {
     return 1;  // `out`, uncommitted, removes the temporary output
   }
   if (count == 0) throw nothing_to_pack();
-  if (in.is_directory) {
-    if (!in.index_name.empty()) write_text(fs::path(out->staging()) / in.index_name, checkpoint::rewrite_index(in.index_text, written));
-    copy_other_files(in, out->staging());
-  }
+  write_directory_rest(in, out->staging(), written);
   throw_if_interrupted();
   out->commit();
   progress.finish();
