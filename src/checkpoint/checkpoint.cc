@@ -97,8 +97,8 @@ Checkpoint open_checkpoint(const std::string &path) {
     Json index;
     try {
       index = Json::parse(c.index_text);
-    } catch (const Json::parse_error &e) {
-      throw FormatError(where + ": not valid JSON: " + e.what());
+    } catch (const Json::exception &e) {
+      throw FormatError(where + ": not valid JSON: " + json_refusal(e));
     }
     if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
       throw FormatError(where + ": no \"weight_map\" object");

@@ -193,7 +193,7 @@ PackedRecord decode_record(const std::string &where, const std::string &text) {
     r.input = j.at("input").get<std::string>();
     r.nibble_order = j.at("nibble_order").get<std::string>();
   } catch (const Json::exception &e) {
-    throw FormatError(where + ": int4pack record is not valid: " + e.what());
+    throw FormatError(where + ": int4pack record is not valid: " + json_refusal(e));
   }
   const bool shapes_ok = r.view_shape.size() == 2 && r.original_shape.size() == 2 && r.view_shape[0] > 0 &&
                          r.view_shape[1] > 0 && r.view_shape[1] % 2 == 0 &&

@@ -134,6 +134,15 @@ void MappedFile::prefetch(uint64_t offset, uint64_t bytes) const {
   ::madvise(const_cast<uint8_t *>(data_) + first, offset + bytes - first, kPopulateRead);
 }
 
+std::string json_refusal(const std::exception &e) {
+  // The parser quotes what it last read, which may be any bytes.
+  std::string what = e.what();
+  for (char &ch : what) {
+    if (static_cast<unsigned char>(ch) >= 0x80 || (static_cast<unsigned char>(ch) < 0x20 && ch != '\n')) ch = '?';
+  }
+  return what;
+}
+
 std::vector<TensorEntry> parse_header(const std::string &where, const char *json, size_t json_bytes,
                                       uint64_t data_bytes, std::map<std::string, std::string> *metadata) {
   // Duplicate names are legal JSON but ambiguous tensors: refuse them while parsing.
@@ -148,12 +157,8 @@ std::vector<TensorEntry> parse_header(const std::string &where, const char *json
   Json header;
   try {
     header = Json::parse(json, json + json_bytes, no_duplicates);
-  } catch (const Json::parse_error &e) {
-    // The parser quotes what it last read; keep the message printable (and valid UTF-8) whatever that was.
-    std::string what = e.what();
-    for (char &ch : what) {
-      if (static_cast<unsigned char>(ch) >= 0x80 || (static_cast<unsigned char>(ch) < 0x20 && ch != '\n')) ch = '?';
-    }
+  } catch (const Json::exception &e) {
+    const std::string what = json_refusal(e);
     if (what.find("UTF-8") != std::string::npos) {
       throw FormatError(where + ": header holds text that is not valid UTF-8 (a tensor name?): " + what);
     }

@@ -109,6 +109,10 @@ class SafetensorsFile {
 std::vector<TensorEntry> parse_header(const std::string &where, const char *json, size_t json_bytes,
                                       uint64_t data_bytes, std::map<std::string, std::string> *metadata);
 
+// What the JSON parser said about text it refused (syntax, or a number too large for any type), made printable
+// and valid UTF-8 whatever the text held.
+std::string json_refusal(const std::exception &e);
+
 // Writes exactly `bytes` bytes.
 class Sink {
  public:

@@ -132,6 +132,9 @@ TEST_F(SafetensorsReader, HeaderLengthFitsExactly) {
 TEST_F(SafetensorsReader, InvalidJson) {
   refused(safetensors_bytes(R"({"w": {"dtype": "I32", "shape": [2, 2], )", k16), {"not valid JSON"});
   refused(safetensors_bytes("{\"w\": 1}}", ""), {"not valid JSON"});
+  // Valid syntax, but a number no type holds: the parser throws out_of_range, not parse_error (a fuzz finding).
+  refused(safetensors_bytes(R"({"w.weight": {"dtype": "I32", "shape": [1E400], "data_offsets": [0, 0]}})", ""),
+          {"not valid JSON", "number overflow"});
 }
 
 TEST_F(SafetensorsReader, HeaderIsNotAnObject) { refused(safetensors_bytes("[1, 2]", ""), {"not a JSON object"}); }
@@ -561,6 +564,11 @@ TEST_F(CheckpointDir, ShardsWithoutAnIndexAreRefused) { expect_format_error("no 
 TEST_F(CheckpointDir, IndexThatIsNotJson) {
   index("{\"weight_map\": ");
   expect_format_error("not valid JSON");
+}
+
+TEST_F(CheckpointDir, IndexWithANumberTooLargeForAnyType) {
+  index(R"({"metadata": {"total_size": 2222222222222222E222222222222}, "weight_map": {}})");
+  expect_format_error("number overflow");
 }
 
 TEST_F(CheckpointDir, IndexPointingOutsideTheDirectory) {
