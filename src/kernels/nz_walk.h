@@ -38,13 +38,11 @@ inline NzGeometry nz_geometry(MatrixShape shape) {
 // Writes the blocks of row blocks [rb_begin, rb_end); src starts at the first of their rows. A row
 // block's 16 rows are consecutive in memory, so they are read front to back, one sequential stream,
 // packing each 64-value segment into its block in a staging area that stays in cache (L2). Finished
-// blocks go out whole (512 contiguous bytes, streaming stores included), spread over the packing of the
-// next row block, so reads and writes interleave evenly as they do for ND. (Measured alternatives: reading the 16 rows side by side, writing
-// row segments straight to their blocks, or flushing all blocks at once were 10-50% slower.)
-// Rows wider than the staging area are done in slices of it.
+// blocks are copied out whole (512 contiguous bytes), spread over the packing of the next row block.
+// The x86 kernels write large outputs another way (pack_x86.h); this walk serves the portable and NEON
+// kernels and outputs that stay in cache. Rows wider than the staging area are done in slices of it.
 //   full(in, out)            64 values -> 32 bytes
 //   tail(in, out, live)      2*live values -> live bytes, then zeros up to 32 (a partial column block)
-//   flush(staged, out)       512 bytes from the staging area to the output
 inline constexpr int64_t kStagedBlocks = 256;     // per half: a whole row of up to 16384 values
 inline constexpr int64_t kFallbackStagedBlocks = 8;  // per half, on the stack, if the heap says no
 
@@ -56,9 +54,9 @@ inline uint8_t *thread_staging() {
   return area.get() + (64 - base % 64) % 64;
 }
 
-template <typename Full, typename Tail, typename Flush>
+template <typename Full, typename Tail>
 inline void walk_pack_nz(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
-                         Full full, Tail tail, Flush flush) {
+                         Full full, Tail tail) {
   const NzGeometry g = nz_geometry(shape);
   alignas(64) uint8_t fallback[2 * kFallbackStagedBlocks * kBlockBytes];
   uint8_t *staging = thread_staging();
@@ -78,8 +76,8 @@ inline void walk_pack_nz(const int32_t *src, uint8_t *dst, MatrixShape shape, in
     for (; pending.flushed < count; ++pending.flushed) {
       const int64_t b = pending.flushed / pending.row_blocks;
       const int64_t j = pending.flushed % pending.row_blocks;
-      flush(pending.staged + pending.flushed * kBlockBytes,
-            dst + ((pending.cb0 + b) * g.row_blocks + pending.rb0 + j) * kBlockBytes);
+      std::memcpy(dst + ((pending.cb0 + b) * g.row_blocks + pending.rb0 + j) * kBlockBytes,
+                  pending.staged + pending.flushed * kBlockBytes, kBlockBytes);
     }
   };
 
@@ -113,8 +111,6 @@ inline void walk_pack_nz(const int32_t *src, uint8_t *dst, MatrixShape shape, in
   }
   flush_until(pending.total());
 }
-
-inline void copy_block(const uint8_t *staged, uint8_t *out) { std::memcpy(out, staged, kBlockBytes); }
 
 // The inverse walk: reads the blocks of row blocks [rb_begin, rb_end); padding is never read.
 //   full(in, out)            32 bytes -> 64 values

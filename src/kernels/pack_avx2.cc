@@ -29,6 +29,15 @@ inline __m256i pack64(const int32_t *src) {
   return _mm256_permute2x128_si256(first, second, 0x20);
 }
 
+// Four packed rows of a block -> 128 bytes, streaming stores.
+inline void store128(uint8_t *out, __m256i r0, __m256i r1, __m256i r2, __m256i r3) {
+  auto *o = reinterpret_cast<__m256i *>(out);
+  _mm256_stream_si256(o + 0, r0);
+  _mm256_stream_si256(o + 1, r1);
+  _mm256_stream_si256(o + 2, r2);
+  _mm256_stream_si256(o + 3, r3);
+}
+
 // 16 packed bytes -> 32 int32 values, sign-extended.
 inline void unpack16(const uint8_t *src, int32_t *dst) {
   const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src));
@@ -55,7 +64,7 @@ void pack_nd_avx2(const int32_t *src, uint8_t *dst, int64_t bytes, bool streamin
 
 void pack_nz_avx2(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
                   bool streaming) {
-  pack_nz_x86(src, dst, shape, rb_begin, rb_end, streaming, pack64);
+  pack_nz_x86(src, dst, shape, rb_begin, rb_end, streaming, pack64, store128);
 }
 
 bool fits_int4_avx2(const int32_t *src, int64_t n, int32_t low) { return fits_int4_x86(src, n, low); }

@@ -31,6 +31,13 @@ inline __m256i pack64(const int32_t *src) {
   return _mm256_permutexvar_epi16(order, bytes);
 }
 
+// Four packed rows of a block -> 128 bytes: two whole-line streaming stores (measured a few percent
+// faster than four 256-bit ones).
+inline void store128(uint8_t *out, __m256i r0, __m256i r1, __m256i r2, __m256i r3) {
+  _mm512_stream_si512(reinterpret_cast<__m512i *>(out), _mm512_inserti64x4(_mm512_castsi256_si512(r0), r1, 1));
+  _mm512_stream_si512(reinterpret_cast<__m512i *>(out + 64), _mm512_inserti64x4(_mm512_castsi256_si512(r2), r3, 1));
+}
+
 // 16 packed bytes -> 32 int32 values, sign-extended.
 inline void unpack16(const uint8_t *src, int32_t *dst) {
   const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src));
@@ -53,7 +60,7 @@ void pack_nd_avx512(const int32_t *src, uint8_t *dst, int64_t bytes, bool stream
 
 void pack_nz_avx512(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
                   bool streaming) {
-  pack_nz_x86(src, dst, shape, rb_begin, rb_end, streaming, pack64);
+  pack_nz_x86(src, dst, shape, rb_begin, rb_end, streaming, pack64, store128);
 }
 
 bool fits_int4_avx512(const int32_t *src, int64_t n, int32_t low) { return fits_int4_x86(src, n, low); }

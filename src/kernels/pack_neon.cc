@@ -55,7 +55,7 @@ void pack_nz_neon(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t r
         vst1q_u8(out, pack32(in));
         vst1q_u8(out + 16, pack32(in + 32));
       },
-      pack_tail, copy_block);
+      pack_tail);
 }
 
 bool fits_int4_neon(const int32_t *src, int64_t n, int32_t low) {

@@ -13,7 +13,7 @@ void pack_nz_scalar(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t
                     bool /*streaming*/) {
   walk_pack_nz(
       src, dst, shape, rb_begin, rb_end, [](const int32_t *in, uint8_t *out) { pack_pairs(in, out, kBlockRowBytes); },
-      pack_tail, copy_block);
+      pack_tail);
 }
 
 bool fits_int4_scalar(const int32_t *src, int64_t n, int32_t low) { return outside_int4_bits(src, n, low) == 0; }
