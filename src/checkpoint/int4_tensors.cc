@@ -219,9 +219,13 @@ bool looks_like_int4_weight(const SafetensorsFile &file, const TensorEntry &t, I
   return could_be_int4_weight(t) && values_in_range(file, t, low_limit(input));
 }
 
+uint64_t packed_tensor_bytes(const TensorEntry &t, const PackOptions &o) {
+  return packed_bytes(packed_matrix(t, o), o.layout);
+}
+
 const uint8_t *pack_if_in_range(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o) {
   thread_local ScratchBuffer packed;  // reused for every tensor: see scratch.h
-  uint8_t *p = packed.get(packed_bytes(packed_matrix(t, o), o.layout));
+  uint8_t *p = packed.get(packed_tensor_bytes(t, o));
   return pack_checked(file, t, o, p) ? p : nullptr;
 }
 
@@ -267,7 +271,7 @@ std::vector<std::string> check_tensor(const SafetensorsFile &file, const TensorE
 }
 
 std::vector<uint8_t> packed_bytes_of(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &o) {
-  std::vector<uint8_t> out(packed_bytes(packed_matrix(t, o), o.layout));
+  std::vector<uint8_t> out(packed_tensor_bytes(t, o));
   pack_unchecked(file, t, o, out.data());
   return out;
 }

@@ -63,6 +63,8 @@ OutputTensor packed_output(const SafetensorsFile &file, const TensorEntry &t, co
 // of them) are a per-thread buffer, valid until the next call on this thread. The tensor must pass
 // check_tensor's header checks (dtype, rank, alignment).
 const uint8_t *pack_if_in_range(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &options);
+// How many bytes packing `t` gives (after check_tensor's header checks passed).
+uint64_t packed_tensor_bytes(const TensorEntry &t, const PackOptions &options);
 // The packed bytes of `t`, in memory (verify compares them).
 std::vector<uint8_t> packed_bytes_of(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &options);
 

@@ -100,6 +100,49 @@ IoError SafetensorsFile::read_error(const TensorEntry &t) const {
   return IoError(path_ + ": tensor " + in_quotes(t.name) + ": cannot read its data: " + map_.read_failure());
 }
 
+namespace {
+
+constexpr uint64_t kCompareChunkBytes = uint64_t{4} << 20;
+
+// Compares a tensor's data chunk by chunk: next(at, n) yields the n bytes from offset `at` of each side.
+template <typename Next>
+uint64_t first_difference_by_chunks(uint64_t bytes, Next next) {
+  for (uint64_t at = 0; at < bytes; at += kCompareChunkBytes) {
+    const size_t n = static_cast<size_t>(std::min(kCompareChunkBytes, bytes - at));
+    const auto [x, y] = next(at, n);
+    if (std::memcmp(x, y, n) != 0) return at + static_cast<uint64_t>(std::mismatch(x, x + n, y).first - x);
+  }
+  return bytes;
+}
+
+uint8_t *compare_buffer(ScratchBuffer &buffer, uint64_t bytes) {
+  return buffer.get(static_cast<size_t>(std::max<uint64_t>(1, std::min(kCompareChunkBytes, bytes))));
+}
+
+}  // namespace
+
+uint64_t first_difference(const SafetensorsFile &file, const TensorEntry &t, const uint8_t *expected) {
+  thread_local ScratchBuffer buffer;
+  uint8_t *chunk = compare_buffer(buffer, t.bytes());
+  return first_difference_by_chunks(t.bytes(), [&](uint64_t at, size_t n) {
+    if (!file.read(t, at, chunk, n)) throw file.read_error(t);
+    return std::pair<const uint8_t *, const uint8_t *>(chunk, expected + at);
+  });
+}
+
+uint64_t first_difference(const SafetensorsFile &a, const TensorEntry &ta, const SafetensorsFile &b,
+                          const TensorEntry &tb) {
+  thread_local ScratchBuffer first_buffer, second_buffer;
+  const uint64_t bytes = std::min(ta.bytes(), tb.bytes());
+  uint8_t *x = compare_buffer(first_buffer, bytes);
+  uint8_t *y = compare_buffer(second_buffer, bytes);
+  return first_difference_by_chunks(bytes, [&](uint64_t at, size_t n) {
+    if (!a.read(ta, at, x, n)) throw a.read_error(ta);
+    if (!b.read(tb, at, y, n)) throw b.read_error(tb);
+    return std::pair<const uint8_t *, const uint8_t *>(x, y);
+  });
+}
+
 bool MappedFile::read(uint64_t offset, void *out, size_t bytes) const {
   if (offset > size_ || bytes > size_ - offset) return false;
   auto *p = static_cast<uint8_t *>(out);

@@ -104,6 +104,13 @@ class SafetensorsFile {
   std::vector<TensorEntry> tensors_;
 };
 
+// Where t's data in `file` first differs from `expected` (t.bytes() bytes), or t.bytes() when it does not.
+// Reads with pread in chunks (see MappedFile::read); IoError when a read fails.
+uint64_t first_difference(const SafetensorsFile &file, const TensorEntry &t, const uint8_t *expected);
+// The same between two tensors' data of equal length, in two files.
+uint64_t first_difference(const SafetensorsFile &a, const TensorEntry &ta, const SafetensorsFile &b,
+                          const TensorEntry &tb);
+
 // Checks a header (the JSON text) against a data section of data_bytes; returns the tensors in data order
 // and fills metadata. `where` prefixes messages. Exposed for the fuzz target and the tests.
 std::vector<TensorEntry> parse_header(const std::string &where, const char *json, size_t json_bytes,

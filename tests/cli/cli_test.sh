@@ -349,7 +349,7 @@ section "verify finds differences"
 cp p-mixed-nz-int32.safetensors corrupt.safetensors
 check "flip a packed byte" st flip-packed-byte corrupt.safetensors
 run 1 verify mixed.safetensors corrupt.safetensors
-out_has MISMATCH layers.0.q_proj.weight FAILED
+out_has MISMATCH layers.0.q_proj.weight FAILED "first differing byte at offset 1536"
 run 1 verify mixed.safetensors corrupt.safetensors --json
 json_ok 'j["failures"] == 1 and [t["name"] for t in j["tensors"] if t["status"] == "MISMATCH"] == ["layers.0.q_proj.weight"]'
 check "drop a tensor" st drop-tensor p-mixed-nd-int4.safetensors dropped.safetensors embed.weight
@@ -364,6 +364,11 @@ cp p-mixed-nd-int4.safetensors changed.safetensors
 check "flip a pass-through byte" st flip-byte changed.safetensors embed.weight
 run 1 verify mixed.safetensors changed.safetensors -q
 out_has MISMATCH embed.weight
+# An original whose value left the int4 range (a byte flipped by 16) cannot give the recorded pack.
+cp mixed.safetensors mixed-bad.safetensors
+check "flip an original byte" st flip-byte mixed-bad.safetensors layers.0.q_proj.weight
+run 1 verify mixed-bad.safetensors p-mixed-nd-int4.safetensors -q
+out_has MISMATCH layers.0.q_proj.weight "cannot be packed as recorded: a value lies outside the int4 range"
 
 # ---------------------------------------------------------------------------------------------------
 section "malformed files: one clear line, an error exit, no crash, nothing written"

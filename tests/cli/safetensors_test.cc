@@ -470,6 +470,28 @@ TEST(Sink, DefaultCopyReadsTheTensorBytes) {
   EXPECT_EQ(std::string(reinterpret_cast<const char *>(g.data(g.tensors()[0])), 3000000), pattern(3000000, 9));
 }
 
+// verify's comparison: pread in 4 MiB chunks, so differences sit on both sides of a chunk boundary.
+TEST(FirstDifference, FindsTheFirstDifferingByteAcrossChunks) {
+  TempDir dir;
+  const int64_t n = (int64_t{9} << 20) + 5;
+  const std::string data = pattern(static_cast<size_t>(n), 3);
+  write_safetensors(dir.file("a.safetensors"), {}, {bytes_tensor("empty", "U8", {0}, ""), bytes_tensor("t", "U8", {n}, data)});
+  const SafetensorsFile a(dir.file("a.safetensors"));
+  const TensorEntry &t = *a.find("t");
+  EXPECT_EQ(first_difference(a, *a.find("empty"), nullptr), 0u);
+  EXPECT_EQ(first_difference(a, t, reinterpret_cast<const uint8_t *>(data.data())), static_cast<uint64_t>(n));
+  EXPECT_EQ(first_difference(a, t, a, t), static_cast<uint64_t>(n));
+  for (int64_t at : {int64_t{0}, (int64_t{4} << 20) - 1, int64_t{4} << 20, int64_t{6} << 20, n - 1}) {
+    std::string changed = data;
+    changed[static_cast<size_t>(at)] ^= 1;
+    changed[static_cast<size_t>(n - 1)] ^= 2;  // a later difference too: the first one is reported
+    EXPECT_EQ(first_difference(a, t, reinterpret_cast<const uint8_t *>(changed.data())), static_cast<uint64_t>(at));
+    write_safetensors(dir.file("b.safetensors"), {}, {bytes_tensor("t", "U8", {n}, changed)});
+    const SafetensorsFile b(dir.file("b.safetensors"));
+    EXPECT_EQ(first_difference(a, t, b, *b.find("t")), static_cast<uint64_t>(at));
+  }
+}
+
 TEST(SafetensorsWriter, AnUnwritablePathIsAnIoError) {
   TempDir dir;
   EXPECT_THROW(write_safetensors(dir.file("no/such/dir/x.safetensors"), {}, {bytes_tensor("w", "U8", {1}, "a")}),

@@ -354,7 +354,8 @@ int verify(const std::string &original_path, const std::string &packed_path, con
       }
       const SafetensorsFile &pf = *it->second.file;
       const TensorEntry &pt = *it->second.tensor;
-      std::vector<uint8_t> expected;
+      // Both sides are read with pread, the original once: checked and re-packed chunk by chunk.
+      uint64_t first = 0;
       if (const std::string *text = record_of(pf, pt)) {
         const PackedRecord r = checkpoint::decode_record(pf.path() + ": tensor '" + pt.name + "'", *text);
         if (r.original_dtype != t.dtype || r.original_shape != t.shape) {
@@ -362,11 +363,19 @@ int verify(const std::string &original_path, const std::string &packed_path, con
                                          ", the original is " + t.dtype + " " + shape_text(t.shape));
           continue;
         }
-        if (!checkpoint::check_tensor(*shard, t, r.options()).empty()) {
-          report(t.name, "MISMATCH", "the original cannot be packed as recorded (values out of range?)");
+        const std::vector<std::string> problems = checkpoint::check_tensor(*shard, t, r.options(), true);
+        const uint8_t *expected = problems.empty() ? checkpoint::pack_if_in_range(*shard, t, r.options()) : nullptr;
+        if (expected == nullptr) {
+          report(t.name, "MISMATCH", "the original cannot be packed as recorded: " +
+                                         (problems.empty() ? "a value lies outside the int4 range" : problems[0]));
           continue;
         }
-        expected = checkpoint::packed_bytes_of(*shard, t, r.options());
+        const uint64_t expected_bytes = checkpoint::packed_tensor_bytes(t, r.options());
+        if (expected_bytes != pt.bytes()) {
+          report(t.name, "MISMATCH", std::to_string(pt.bytes()) + " bytes instead of " + std::to_string(expected_bytes));
+          continue;
+        }
+        first = checkpoint::first_difference(pf, pt, expected);
         ++packed_count;
       } else {
         if (pt.dtype != t.dtype || pt.shape != t.shape) {
@@ -374,22 +383,13 @@ int verify(const std::string &original_path, const std::string &packed_path, con
                                          shape_text(t.shape));
           continue;
         }
-        expected.assign(shard->data(t), shard->data(t) + t.bytes());
+        first = checkpoint::first_difference(*shard, t, pf, pt);
       }
-      const uint8_t *got = pf.data(pt);
-      if (expected.size() != pt.bytes()) {
-        report(t.name, "MISMATCH", std::to_string(pt.bytes()) + " bytes instead of " + std::to_string(expected.size()));
-        continue;
-      }
-      size_t first = 0;
-      while (first < expected.size() && expected[first] == got[first]) ++first;
-      if (first != expected.size()) {
+      if (first != pt.bytes()) {
         report(t.name, "MISMATCH", "first differing byte at offset " + std::to_string(first));
         continue;
       }
       report(t.name, record_of(pf, pt) ? "packed ok" : "ok", record_of(pf, pt) ? "re-derived and identical" : "");
-      shard->release(t);
-      pf.release(pt);
     }
   }
   for (const auto &[name, where] : in_packed) {
