@@ -32,11 +32,13 @@ inline void pack_nd_x86(const int32_t *src, uint8_t *dst, int64_t bytes, bool st
 // FRACTAL_NZ with streaming stores, straight into the output: four rows at a time, so each step gives a
 // column block 128 contiguous bytes (two whole lines of its block) from four 256-byte row segments.
 // There is no staging area: the staged walk's round trip through L2 cost a core about 15% of its
-// bandwidth, and that is what capped NZ at all-core memory speed. Four rows read side by side lose the
-// hardware prefetcher at every row start, so each row stream is prefetched kNzPrefetchValues ahead,
-// running on into the next four rows. (Measured on 4096x14336, 2 threads: 0.89 of a read-only pass,
-// against 0.80 staged and 0.92 for ND; two rows a step, eight, a smaller L1 staging per slice of
-// columns and larger prefetch distances all measured slower.)
+// bandwidth, and that is what capped NZ at all-core memory speed (writing the staged blocks to sequential
+// addresses instead was no faster, so the scattered writes were not the cost). Four rows read side by
+// side lose the hardware prefetcher at every row start, so each row stream is prefetched
+// kNzPrefetchValues ahead, running on into the next four rows; without it this is slower than staging.
+// (Zen 5, 4096x14336, 2 threads, single passes interleaved for nine minutes: median 0.87 of a read-only
+// pass, as ND; staging whole row blocks 0.80, the staged walk 0.76. Two or eight rows a step, L1
+// staging of column slices, other prefetch distances and prefetching only some lines measured slower.)
 //   store128(out, r0, r1, r2, r3)   four packed 32-byte rows -> 128 bytes at out (64-byte aligned)
 inline constexpr int64_t kNzGroupRows = 4;
 inline constexpr int64_t kNzPrefetchValues = 256;
