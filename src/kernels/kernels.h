@@ -2,7 +2,8 @@
 //
 // Kernels receive spans the engine has validated and split between threads; they write every output
 // byte of their part (NZ padding as 0), never allocate and never fail. `streaming` asks for
-// non-temporal stores: the engine sets it when the output is too large to stay in cache anyway.
+// non-temporal stores: the engine sets it when the output is too large to stay in cache anyway (the x86
+// NZ kernels take their streaming path only when dst is 64-byte aligned, as aclrtMalloc's blocks are).
 #ifndef INT4PACK_KERNELS_KERNELS_H_
 #define INT4PACK_KERNELS_KERNELS_H_
 
