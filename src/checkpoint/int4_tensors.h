@@ -65,7 +65,8 @@ OutputTensor packed_output(const SafetensorsFile &file, const TensorEntry &t, co
 const uint8_t *pack_if_in_range(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &options);
 // How many bytes packing `t` gives (after check_tensor's header checks passed).
 uint64_t packed_tensor_bytes(const TensorEntry &t, const PackOptions &options);
-// The packed bytes of `t`, in memory (verify compares them).
+// The packed bytes of `t`, in memory, from values the caller has checked (the fuzz target compares
+// pack_if_in_range against it).
 std::vector<uint8_t> packed_bytes_of(const SafetensorsFile &file, const TensorEntry &t, const PackOptions &options);
 
 // Room enough for the header of a packed copy of `file` (see SafetensorsWriter), whichever of the

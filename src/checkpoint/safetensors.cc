@@ -102,45 +102,52 @@ IoError SafetensorsFile::read_error(const TensorEntry &t) const {
 
 namespace {
 
-constexpr uint64_t kCompareChunkBytes = uint64_t{4} << 20;
+constexpr uint64_t kChunkBytes = uint64_t{4} << 20;  // per read of read_in_chunks
 
-// Compares a tensor's data chunk by chunk: next(at, n) yields the n bytes from offset `at` of each side.
-template <typename Next>
-uint64_t first_difference_by_chunks(uint64_t bytes, Next next) {
-  for (uint64_t at = 0; at < bytes; at += kCompareChunkBytes) {
-    const size_t n = static_cast<size_t>(std::min(kCompareChunkBytes, bytes - at));
-    const auto [x, y] = next(at, n);
-    if (std::memcmp(x, y, n) != 0) return at + static_cast<uint64_t>(std::mismatch(x, x + n, y).first - x);
+// Reads t's data from byte `from` on with pread, in chunks through the calling thread's buffer, calling
+// visit(offset, bytes, count) for each while it returns true. IoError when a read fails.
+template <typename Visit>
+void read_in_chunks(const SafetensorsFile &file, const TensorEntry &t, uint64_t from, Visit visit) {
+  thread_local ScratchBuffer buffer;
+  uint8_t *chunk = buffer.get(static_cast<size_t>(std::min(kChunkBytes, t.bytes())));
+  for (uint64_t at = from; at < t.bytes(); at += kChunkBytes) {
+    const size_t n = static_cast<size_t>(std::min(kChunkBytes, t.bytes() - at));
+    if (!file.read(t, at, chunk, n)) throw file.read_error(t);
+    if (!visit(at, static_cast<const uint8_t *>(chunk), n)) return;
   }
-  return bytes;
 }
 
-uint8_t *compare_buffer(ScratchBuffer &buffer, uint64_t bytes) {
-  return buffer.get(static_cast<size_t>(std::max<uint64_t>(1, std::min(kCompareChunkBytes, bytes))));
+// Where the n bytes at x and y first differ, or n.
+size_t first_difference_in(const uint8_t *x, const uint8_t *y, size_t n) {
+  return std::memcmp(x, y, n) == 0 ? n : static_cast<size_t>(std::mismatch(x, x + n, y).first - x);
 }
 
 }  // namespace
 
 uint64_t first_difference(const SafetensorsFile &file, const TensorEntry &t, const uint8_t *expected) {
-  thread_local ScratchBuffer buffer;
-  uint8_t *chunk = compare_buffer(buffer, t.bytes());
-  return first_difference_by_chunks(t.bytes(), [&](uint64_t at, size_t n) {
-    if (!file.read(t, at, chunk, n)) throw file.read_error(t);
-    return std::pair<const uint8_t *, const uint8_t *>(chunk, expected + at);
+  uint64_t first = t.bytes();
+  read_in_chunks(file, t, 0, [&](uint64_t at, const uint8_t *chunk, size_t n) {
+    const size_t i = first_difference_in(chunk, expected + at, n);
+    if (i != n) first = at + i;
+    return i == n;
   });
+  return first;
 }
 
 uint64_t first_difference(const SafetensorsFile &a, const TensorEntry &ta, const SafetensorsFile &b,
                           const TensorEntry &tb) {
-  thread_local ScratchBuffer first_buffer, second_buffer;
-  const uint64_t bytes = std::min(ta.bytes(), tb.bytes());
-  uint8_t *x = compare_buffer(first_buffer, bytes);
-  uint8_t *y = compare_buffer(second_buffer, bytes);
-  return first_difference_by_chunks(bytes, [&](uint64_t at, size_t n) {
-    if (!a.read(ta, at, x, n)) throw a.read_error(ta);
+  thread_local ScratchBuffer other;
+  uint64_t first = std::min(ta.bytes(), tb.bytes());
+  uint8_t *y = other.get(static_cast<size_t>(std::min(kChunkBytes, first)));
+  read_in_chunks(a, ta, 0, [&](uint64_t at, const uint8_t *x, size_t n) {
+    if (at >= first) return false;
+    n = static_cast<size_t>(std::min<uint64_t>(n, first - at));
     if (!b.read(tb, at, y, n)) throw b.read_error(tb);
-    return std::pair<const uint8_t *, const uint8_t *>(x, y);
+    const size_t i = first_difference_in(x, y, n);
+    if (i != n) first = at + i;
+    return i == n;
   });
+  return first;
 }
 
 bool MappedFile::read(uint64_t offset, void *out, size_t bytes) const {
@@ -309,15 +316,10 @@ const TensorEntry *SafetensorsFile::find(const std::string &name) const {
 }
 
 void Sink::copy(const SafetensorsFile &file, const TensorEntry &t, uint64_t from) {
-  constexpr uint64_t kChunk = uint64_t{4} << 20;
-  thread_local ScratchBuffer buffer;
-  uint8_t *p = buffer.get(static_cast<size_t>(kChunk));
-  for (uint64_t done = from; done < t.bytes();) {
-    const uint64_t n = std::min(kChunk, t.bytes() - done);
-    if (!file.read(t, done, p, static_cast<size_t>(n))) throw file.read_error(t);
-    write(p, static_cast<size_t>(n));
-    done += n;
-  }
+  read_in_chunks(file, t, from, [this](uint64_t, const uint8_t *chunk, size_t n) {
+    write(chunk, n);
+    return true;
+  });
 }
 
 class FileSink : public Sink {

@@ -24,7 +24,7 @@ ScratchBuffer::~ScratchBuffer() {
 uint8_t *ScratchBuffer::get(size_t bytes) {
   if (bytes <= capacity_ && data_ != nullptr) return data_;
   if (bytes > SIZE_MAX - kHugePage) throw std::bad_alloc();
-  const size_t capacity = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  const size_t capacity = bytes == 0 ? kHugePage : (bytes + kHugePage - 1) / kHugePage * kHugePage;
   void *p = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   if (data_ != nullptr) ::munmap(data_, capacity_);

@@ -356,7 +356,8 @@ int verify(const std::string &original_path, const std::string &packed_path, con
       const TensorEntry &pt = *it->second.tensor;
       // Both sides are read with pread, the original once: checked and re-packed chunk by chunk.
       uint64_t first = 0;
-      if (const std::string *text = record_of(pf, pt)) {
+      const std::string *text = record_of(pf, pt);
+      if (text != nullptr) {
         const PackedRecord r = checkpoint::decode_record(pf.path() + ": tensor '" + pt.name + "'", *text);
         if (r.original_dtype != t.dtype || r.original_shape != t.shape) {
           report(t.name, "MISMATCH", "record says " + r.original_dtype + " " + shape_text(r.original_shape) +
@@ -389,7 +390,7 @@ int verify(const std::string &original_path, const std::string &packed_path, con
         report(t.name, "MISMATCH", "first differing byte at offset " + std::to_string(first));
         continue;
       }
-      report(t.name, record_of(pf, pt) ? "packed ok" : "ok", record_of(pf, pt) ? "re-derived and identical" : "");
+      report(t.name, text != nullptr ? "packed ok" : "ok", text != nullptr ? "re-derived and identical" : "");
     }
   }
   for (const auto &[name, where] : in_packed) {
