@@ -13,9 +13,10 @@
 
 #include "acl/acl.h"
 #include "aclnnop/aclnn_convert_weight_to_int4_pack.h"
-#include "core/pack.h"
+#include "engine/pack.h"
+#include "engine/settings.h"
 #include "int4pack/settings.h"
-#include "kernels/kernels.h"
+#include "kernels/isa.h"
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -111,15 +112,15 @@ void BM_Ours(benchmark::State &state, Shape s, aclDataType dtype, aclFormat form
 
 // The engine with a given ISA and thread count (0: all).
 void BM_Engine(benchmark::State &state, Shape s, PackedLayout layout, std::string isa, int threads) {
-  const int4pack::kernels::KernelTable *k = int4pack::kernels::find_supported(isa);
+  const int4pack::kernels::Isa *k = int4pack::kernels::find_supported(isa);
   if (k == nullptr) {
     state.SkipWithError(("ISA not supported here: " + isa).c_str());
     return;
   }
   Buffers &b = buffers(s);
-  const int n = threads > 0 ? threads : int4pack::thread_count();
+  const int n = threads > 0 ? threads : int4pack::engine::thread_count();
   for (auto _ : state) {
-    int4pack::pack_with({{s.rows, s.cols}, layout, b.weight, b.out}, *k, n);
+    int4pack::engine::pack_with({{s.rows, s.cols}, layout, b.weight, b.out}, {k, n});
     benchmark::ClobberMemory();
   }
   set_input_bytes(state, s);
@@ -160,7 +161,7 @@ void BM_ReadOnly(benchmark::State &state, Shape s) {
   Buffers &b = buffers(s);
   const int64_t n = s.rows * s.cols;
   const int32_t *w = b.weight;
-  const int threads = int4pack::thread_count();
+  const int threads = int4pack::engine::thread_count();
   for (auto _ : state) {
     int32_t acc = 0;
 #if defined(_OPENMP)
@@ -250,7 +251,7 @@ void register_all() {
                                                       {ACL_INT4, ACL_FORMAT_FRACTAL_NZ},
                                                       {ACL_INT32, ACL_FORMAT_ND},
                                                       {ACL_INT32, ACL_FORMAT_FRACTAL_NZ}};
-  const int4pack::kernels::IsaSupport *isas = nullptr;
+  const int4pack::kernels::Isa *isas = nullptr;
   const int isa_count = int4pack::kernels::compiled_isas(&isas);
   for (Shape s : kShapes) {
     const std::string name = shape_name(s);
@@ -261,23 +262,23 @@ void register_all() {
     };
     tune(benchmark::RegisterBenchmark(("read_only/" + name).c_str(), BM_ReadOnly, s));
     for (auto [dtype, format] : combos) {
-      const std::string combo = std::string(dtype == ACL_INT4 ? "int4" : "int32") +
-                                (format == ACL_FORMAT_ND ? "_nd" : "_nz");
+      const std::string combo =
+          std::string(dtype == ACL_INT4 ? "int4" : "int32") + (format == ACL_FORMAT_ND ? "_nd" : "_nz");
       tune(benchmark::RegisterBenchmark(("ours/" + combo + "/" + name).c_str(), BM_Ours, s, dtype, format));
     }
     for (PackedLayout layout : {PackedLayout::kNd, PackedLayout::kNz}) {
       const std::string l = layout == PackedLayout::kNd ? "nd" : "nz";
-      auto *cann = benchmark::RegisterBenchmark(("cann_per_element/" + l + "/" + name).c_str(), BM_CannPerElement,
-                                                s, layout);
+      auto *cann =
+          benchmark::RegisterBenchmark(("cann_per_element/" + l + "/" + name).c_str(), BM_CannPerElement, s, layout);
       cann->Unit(benchmark::kMillisecond)->UseRealTime();
       if (!tiny) cann->Iterations(2);
       tune(benchmark::RegisterBenchmark(("engine_1thread/" + l + "/" + name).c_str(), BM_Engine, s, layout,
-                                        std::string(int4pack::kernels::active_kernels()->isa), 1));
+                                        std::string(int4pack::engine::active_isa()->name), 1));
       for (int i = 0; i < isa_count; ++i) {
         if (!isas[i].supported) continue;
-        const std::string isa = isas[i].table->isa;
-        tune(benchmark::RegisterBenchmark(("engine_isa/" + isa + "/" + l + "/" + name).c_str(), BM_Engine, s,
-                                          layout, isa, 0));
+        const std::string isa = isas[i].name;
+        tune(benchmark::RegisterBenchmark(("engine_isa/" + isa + "/" + l + "/" + name).c_str(), BM_Engine, s, layout,
+                                          isa, 0));
       }
     }
   }
@@ -287,8 +288,8 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char **argv) {
-  if (int4pack::kernels::active_kernels() == nullptr) {
-    std::fprintf(stderr, "pack_bench: %s\n", int4pack::kernels::isa_error().c_str());
+  if (int4pack::engine::active_isa() == nullptr) {
+    std::fprintf(stderr, "pack_bench: %s\n", int4pack::engine::settings_error().c_str());
     return 1;
   }
   benchmark::Initialize(&argc, argv);

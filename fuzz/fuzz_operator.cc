@@ -22,7 +22,6 @@
 #include "aclnnop/aclnn_convert_weight_to_int4_pack.h"
 #include "aclnnop/aclnn_int4_pack_to_weight.h"
 #include "core/layout.h"
-#include "core/pack.h"
 #include "fuzz_common.h"
 #include "kernels/reference.h"
 
@@ -79,8 +78,9 @@ std::vector<int64_t> contiguous(const std::vector<int64_t> &dims) {
 }
 
 int32_t any_dtype(fuzz::Input &in) {
-  static constexpr int32_t kTypes[] = {kInt32, kInt4, ACL_INT8, ACL_UINT8, ACL_FLOAT, ACL_INT64, ACL_UINT32,
-                                       ACL_DT_UNDEFINED, ACL_UINT1, ACL_FLOAT4_E2M1, ACL_STRING};
+  static constexpr int32_t kTypes[] = {kInt32,    kInt4,           ACL_INT8,   ACL_UINT8,
+                                       ACL_FLOAT, ACL_INT64,       ACL_UINT32, ACL_DT_UNDEFINED,
+                                       ACL_UINT1, ACL_FLOAT4_E2M1, ACL_STRING};
   const uint8_t k = in.u8();
   switch (k % 4) {
     case 0:
@@ -94,8 +94,8 @@ int32_t any_dtype(fuzz::Input &in) {
 }
 
 int32_t any_format(fuzz::Input &in) {
-  static constexpr int32_t kFormats[] = {kNd, kNz, ACL_FORMAT_NCHW, ACL_FORMAT_UNDEFINED, ACL_FORMAT_FRACTAL_NZ_C0_16,
-                                         ACL_FORMAT_NC1HWC0, ACL_FORMAT_NCL};
+  static constexpr int32_t kFormats[] = {
+      kNd, kNz, ACL_FORMAT_NCHW, ACL_FORMAT_UNDEFINED, ACL_FORMAT_FRACTAL_NZ_C0_16, ACL_FORMAT_NC1HWC0, ACL_FORMAT_NCL};
   const uint8_t k = in.u8();
   switch (k % 4) {
     case 0:
@@ -205,10 +205,13 @@ void mutate(fuzz::Input &in, Desc *d) {
       d->null_storage = i % 4 == 3;
       break;
     case 9:  // the view one element larger than the storage holds
-      if (!d->view.empty()) d->view[i % d->view.size()] = static_cast<int64_t>(static_cast<uint64_t>(d->view[i % d->view.size()]) + 1);
+      if (!d->view.empty())
+        d->view[i % d->view.size()] = static_cast<int64_t>(static_cast<uint64_t>(d->view[i % d->view.size()]) + 1);
       break;
     case 10:
-      if (!d->storage.empty()) d->storage[i % d->storage.size()] = static_cast<int64_t>(static_cast<uint64_t>(d->storage[i % d->storage.size()]) - 1);
+      if (!d->storage.empty())
+        d->storage[i % d->storage.size()] =
+            static_cast<int64_t>(static_cast<uint64_t>(d->storage[i % d->storage.size()]) - 1);
       break;
     default:
       d->storage = d->view;
@@ -290,10 +293,10 @@ void allocate(const Desc &d, Buffer *b, uint64_t &seed, bool random_fill) {
 aclTensor *create(const Desc &d, void *data) {
   if (d.null_tensor) return nullptr;
   const bool strides_given = !d.null_strides && d.strides.size() == d.view.size();
-  aclTensor *t = aclCreateTensor(d.null_view ? nullptr : d.view.data(), d.view.size(),
-                                 static_cast<aclDataType>(d.dtype), strides_given ? d.strides.data() : nullptr,
-                                 d.offset, static_cast<aclFormat>(d.format), d.null_storage ? nullptr : d.storage.data(),
-                                 d.storage.size(), data);
+  aclTensor *t =
+      aclCreateTensor(d.null_view ? nullptr : d.view.data(), d.view.size(), static_cast<aclDataType>(d.dtype),
+                      strides_given ? d.strides.data() : nullptr, d.offset, static_cast<aclFormat>(d.format),
+                      d.null_storage ? nullptr : d.storage.data(), d.storage.size(), data);
   const bool must_refuse = (d.null_view && !d.view.empty()) || (d.null_storage && !d.storage.empty()) ||
                            d.view.size() > 64 || d.storage.size() > 64;
   if (must_refuse != (t == nullptr)) {
@@ -320,7 +323,8 @@ std::string text(const Desc &d) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int *, char ***) {
-  if (aclInit(nullptr) != ACL_SUCCESS || aclrtSetDevice(0) != ACL_SUCCESS || aclrtCreateStream(&g_stream) != ACL_SUCCESS) {
+  if (aclInit(nullptr) != ACL_SUCCESS || aclrtSetDevice(0) != ACL_SUCCESS ||
+      aclrtCreateStream(&g_stream) != ACL_SUCCESS) {
     fuzz::finding("aclInit / aclrtSetDevice / aclrtCreateStream failed: %s", aclGetRecentErrMsg());
   }
   return 0;
@@ -404,23 +408,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size) {
     if (std::memcmp(in_buf.data, in_buf.copy.data(), in_buf.bytes) != 0) fuzz::finding("%s modified its input", op);
     std::vector<uint8_t> expected(out_buf.copy);
     if (unpack) {
-      int4pack::reference::unpack({shape, layout, packed_buf.copy.data() + packed_off,
-                                   reinterpret_cast<int32_t *>(expected.data() + carrier_off)});
+      int4pack::reference::unpack(packed_buf.copy.data() + packed_off, shape, layout,
+                                  reinterpret_cast<int32_t *>(expected.data() + carrier_off));
     } else {
       // The carrier's copy is a byte vector; give the reference an aligned int32 copy of its values.
       std::vector<int32_t> values(static_cast<size_t>(shape.rows * shape.cols));
       std::memcpy(values.data(), carrier_buf.copy.data() + carrier_off, cbytes);
-      int4pack::reference::pack({shape, layout, values.data(), expected.data() + packed_off});
+      int4pack::reference::pack(values.data(), shape, layout, expected.data() + packed_off);
     }
     if (std::memcmp(out_buf.data, expected.data(), out_buf.bytes) != 0) {
       size_t first = 0;
       while (out_buf.data[first] == expected[first]) ++first;
-      fuzz::finding("%s %lld x %lld %s: output byte %zu of %zu is 0x%02x, expected 0x%02x (%s; region [%zu, %zu))\n"
-                    "carrier:%s\npacked:%s",
-                    op, static_cast<long long>(shape.rows), static_cast<long long>(shape.cols),
-                    layout == PackedLayout::kNz ? "NZ" : "ND", first, out_buf.bytes, out_buf.data[first], expected[first],
-                    first >= out_off && first < out_off + out_bytes ? "inside the output" : "OUTSIDE the output",
-                    out_off, out_off + out_bytes, text(carrier).c_str(), text(packed).c_str());
+      fuzz::finding(
+          "%s %lld x %lld %s: output byte %zu of %zu is 0x%02x, expected 0x%02x (%s; region [%zu, %zu))\n"
+          "carrier:%s\npacked:%s",
+          op, static_cast<long long>(shape.rows), static_cast<long long>(shape.cols),
+          layout == PackedLayout::kNz ? "NZ" : "ND", first, out_buf.bytes, out_buf.data[first], expected[first],
+          first >= out_off && first < out_off + out_bytes ? "inside the output" : "OUTSIDE the output", out_off,
+          out_off + out_bytes, text(carrier).c_str(), text(packed).c_str());
     }
   }
   if (aclDestroyTensor(ct) != ACLNN_SUCCESS || aclDestroyTensor(pt) != ACLNN_SUCCESS) {

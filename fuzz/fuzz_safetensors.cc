@@ -29,9 +29,10 @@
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/int4_tensors.h"
-#include "checkpoint/safetensors.h"
+#include "checkpoint/safetensors_writer.h"
 #include "core/layout.h"
 #include "fuzz_common.h"
+#include "kernels/reference.h"
 
 namespace {
 
@@ -67,7 +68,7 @@ ck::OutputTensor small_tensor(const std::string &name, const std::string &dtype,
                               std::vector<uint8_t> bytes) {
   ck::OutputTensor t;
   t.name = name;
-  t.dtype = dtype;
+  t.dtype = *ck::parse_dtype(dtype);
   t.shape = std::move(shape);
   t.bytes = bytes.size();
   t.write = [bytes](ck::Sink &s) { s.write(bytes.data(), bytes.size()); };
@@ -94,15 +95,18 @@ void check_entries(const char *what, const std::vector<ck::TensorEntry> &tensors
     }
     covered = t.end;
     const size_t width = ck::dtype_size(t.dtype);
-    if (width == 0) fuzz::finding("%s: tensor '%s' has unknown dtype '%s'", what, t.name.c_str(), t.dtype.c_str());
+    if (width == 0)
+      fuzz::finding("%s: tensor '%s' has unknown dtype '%s'", what, t.name.c_str(), ck::dtype_name(t.dtype));
     bool zero = false;
     for (int64_t d : t.shape) {
-      if (d < 0) fuzz::finding("%s: tensor '%s' has a negative dim %lld", what, t.name.c_str(), static_cast<long long>(d));
+      if (d < 0)
+        fuzz::finding("%s: tensor '%s' has a negative dim %lld", what, t.name.c_str(), static_cast<long long>(d));
       zero = zero || d == 0;
     }
     uint64_t product = width;
     bool overflow = false;
-    for (int64_t d : t.shape) overflow = overflow || __builtin_mul_overflow(product, static_cast<uint64_t>(d), &product);
+    for (int64_t d : t.shape)
+      overflow = overflow || __builtin_mul_overflow(product, static_cast<uint64_t>(d), &product);
     if (zero ? t.bytes() != 0 : (overflow || product != t.bytes())) {
       fuzz::finding("%s: tensor '%s' holds %llu bytes, not dtype x shape", what, t.name.c_str(),
                     static_cast<unsigned long long>(t.bytes()));
@@ -144,13 +148,14 @@ void convert_paths(const ck::SafetensorsFile &file) {
   for (const ck::TensorEntry &t : tensors) {
     if (file.find(t.name) != &t) fuzz::finding("find('%s') is not the entry", t.name.c_str());
     file.prefetch(t);
-    for (auto input : {ck::InputEncoding::kSigned, ck::InputEncoding::kOffset8}) ck::looks_like_int4_weight(file, t, input);
+    for (auto input : {ck::InputEncoding::kSigned, ck::InputEncoding::kOffset8})
+      ck::looks_like_int4_weight(file, t, input);
     ck::PackOptions options[4];
-    options[1].layout = int4pack::PackedLayout::kNz;
+    options[1].layout = int4pack::Layout::kNz;
     options[1].int32_words = true;
     options[2].transpose = true;
     options[2].input = ck::InputEncoding::kOffset8;
-    options[3].layout = int4pack::PackedLayout::kNz;
+    options[3].layout = int4pack::Layout::kNz;
     options[3].transpose = true;
     for (const ck::PackOptions &o : options) {
       const std::vector<std::string> problems = ck::check_tensor(file, t, o);
@@ -163,24 +168,28 @@ void convert_paths(const ck::SafetensorsFile &file) {
         }
         continue;
       }
-      ck::PackedRecord record;
-      ck::OutputTensor out = ck::packed_output(file, t, o, &record);
-      CountingSink sink;
-      out.write(sink);
-      if (sink.written != out.bytes) {
-        fuzz::finding("packed_output('%s') wrote %llu bytes, declared %llu", t.name.c_str(),
-                      static_cast<unsigned long long>(sink.written), static_cast<unsigned long long>(out.bytes));
-      }
+      const ck::CarrierLayer layer(file, t, o);
       // The record the converter writes must read back.
-      ck::decode_record("fuzz", ck::encode_record(record));
-      // The converter's one-read path (check and pack together) packs the same bytes, since check_tensor
-      // found every value in range.
-      const std::vector<uint8_t> two_reads = ck::packed_bytes_of(file, t, o);
+      ck::decode_record("fuzz", ck::encode_record(ck::record_of(layer, o)));
+      // The converter's one-read path (check and pack together) packs what the reference packs of the same
+      // values, since check_tensor found every value in range.
+      const int4pack::MatrixShape m = layer.matrix();
+      std::vector<int32_t> values(static_cast<size_t>(m.rows * m.cols));
+      ck::for_each_carrier(file.data(t), t.dtype, t.elements(), [&](int64_t i, int32_t v) {
+        const int64_t r = i / t.shape[1], c = i % t.shape[1];
+        values[static_cast<size_t>(o.transpose ? c * m.cols + r : i)] =
+            v - (o.input == ck::InputEncoding::kOffset8 ? 8 : 0);
+        return true;
+      });
+      const int4pack::PackedLayout layout =
+          o.layout == int4pack::Layout::kNz ? int4pack::PackedLayout::kNz : int4pack::PackedLayout::kNd;
+      std::vector<uint8_t> want(int4pack::packed_bytes(m, layout));
+      int4pack::reference::pack(values.data(), m, layout, want.data());
       const uint8_t *one_read = ck::pack_if_in_range(file, t, o);
       if (one_read == nullptr) {
         fuzz::finding("pack_if_in_range('%s') refused a tensor check_tensor accepts", t.name.c_str());
-      } else if (std::memcmp(one_read, two_reads.data(), two_reads.size()) != 0) {
-        fuzz::finding("pack_if_in_range('%s') packed different bytes from packed_bytes_of", t.name.c_str());
+      } else if (std::memcmp(one_read, want.data(), want.size()) != 0) {
+        fuzz::finding("pack_if_in_range('%s') packed different bytes from the reference", t.name.c_str());
       }
     }
     if (t.bytes() <= kMaxConvertBytes) {
@@ -216,7 +225,8 @@ void fuzz_file(const uint8_t *data, size_t size) {
   write_file(g_file, data, size);
   try {
     const ck::SafetensorsFile file(g_file);
-    if (file.file_size() != size) fuzz::finding("file_size %llu of a %zu-byte file", static_cast<unsigned long long>(file.file_size()), size);
+    if (file.file_size() != size)
+      fuzz::finding("file_size %llu of a %zu-byte file", static_cast<unsigned long long>(file.file_size()), size);
     const uint64_t data_start = 8 + le64(data);  // the reader accepted it: the header length is in bounds
     if (data_start > size) fuzz::finding("accepted a header length past the end of the file");
     check_entries("SafetensorsFile", file.tensors(), size - data_start);
@@ -267,11 +277,11 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
   fs::remove_all(g_dir, ec);
   fs::create_directories(g_dir + "/original");
   write_file(g_dir + "/config.json", reinterpret_cast<const uint8_t *>("{}\n"), 3);
-  ck::write_safetensors(g_dir + "/model-00001-of-00002.safetensors", {{"format", "pt"}},
-                        {small_tensor("model.a.weight", "I32", {2, 4},
-                                      {0, 0, 0, 0, 1, 0, 0, 0, 0xF8, 0xFF, 0xFF, 0xFF, 7, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0,
-                                       0, 0xFC, 0xFF, 0xFF, 0xFF, 5, 0, 0, 0}),
-                         small_tensor("model.norm", "F32", {1}, {0, 0, 0x80, 0x3F})});
+  ck::write_safetensors(
+      g_dir + "/model-00001-of-00002.safetensors", {{"format", "pt"}},
+      {small_tensor("model.a.weight", "I32", {2, 4}, {0, 0, 0, 0, 1, 0, 0, 0, 0xF8, 0xFF, 0xFF, 0xFF, 7, 0, 0, 0,
+                                                      2, 0, 0, 0, 3, 0, 0, 0, 0xFC, 0xFF, 0xFF, 0xFF, 5, 0, 0, 0}),
+       small_tensor("model.norm", "F32", {1}, {0, 0, 0x80, 0x3F})});
   ck::write_safetensors(g_dir + "/model-00002-of-00002.safetensors", {},
                         {small_tensor("model.b.weight", "I8", {2, 2}, {1, 0xFF, 7, 0xF8})});
   std::atexit(remove_temporaries);

@@ -26,15 +26,14 @@ typedef struct aclOpExecutor aclOpExecutor;
  * tensorData is borrowed, never freed. stride NULL means row-major contiguous. Returns NULL when a dims
  * pointer is NULL while its count is > 0, when a count is over 64, or when memory runs out.
  */
-ACL_FUNC_VISIBILITY aclTensor *aclCreateTensor(const int64_t *viewDims, uint64_t viewDimsNum,
-                                               aclDataType dataType, const int64_t *stride, int64_t offset,
-                                               aclFormat format, const int64_t *storageDims,
-                                               uint64_t storageDimsNum, void *tensorData);
+ACL_FUNC_VISIBILITY aclTensor *aclCreateTensor(const int64_t *viewDims, uint64_t viewDimsNum, aclDataType dataType,
+                                               const int64_t *stride, int64_t offset, aclFormat format,
+                                               const int64_t *storageDims, uint64_t storageDimsNum, void *tensorData);
 /* Re-describes an existing tensor with the same rules. 161001 when tensor is NULL. */
 ACL_FUNC_VISIBILITY aclnnStatus aclInitTensor(aclTensor *tensor, const int64_t *viewDims, uint64_t viewDimsNum,
                                               aclDataType dataType, const int64_t *stride, int64_t offset,
-                                              aclFormat format, const int64_t *storageDims,
-                                              uint64_t storageDimsNum, void *tensorData);
+                                              aclFormat format, const int64_t *storageDims, uint64_t storageDimsNum,
+                                              void *tensorData);
 /* NULL is accepted (returns 0). A pointer that is not a live tensor is refused with 161002. */
 ACL_FUNC_VISIBILITY aclnnStatus aclDestroyTensor(const aclTensor *tensor);
 

@@ -21,8 +21,8 @@ ACL_FUNC_VISIBILITY aclnnStatus aclnnInt4PackToWeightGetWorkspaceSize(const aclT
                                                                       uint64_t *workspaceSize,
                                                                       aclOpExecutor **executor);
 /* Phase 2: enqueues the unpacking on stream (NULL: the default stream). */
-ACL_FUNC_VISIBILITY aclnnStatus aclnnInt4PackToWeight(void *workspace, uint64_t workspaceSize,
-                                                      aclOpExecutor *executor, aclrtStream stream);
+ACL_FUNC_VISIBILITY aclnnStatus aclnnInt4PackToWeight(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor,
+                                                      aclrtStream stream);
 
 #ifdef __cplusplus
 }

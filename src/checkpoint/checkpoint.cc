@@ -1,6 +1,7 @@
 #include "checkpoint/checkpoint.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -140,6 +141,29 @@ Checkpoint open_checkpoint(const std::string &path) {
     c.shards.push_back(std::make_unique<SafetensorsFile>((fs::path(path) / name).string()));
   }
   return c;
+}
+
+void write_directory_rest(const Checkpoint &in, const std::string &staging, uint64_t tensor_bytes, Observer &observer) {
+  if (!in.is_directory) return;
+  if (!in.index_name.empty()) {
+    const std::string index = rewrite_index(in.index_text, tensor_bytes);
+    const std::string path = (fs::path(staging) / in.index_name).string();
+    std::FILE *f = std::fopen(path.c_str(), "wb");
+    const bool ok = f != nullptr && std::fwrite(index.data(), 1, index.size(), f) == index.size();
+    if (f != nullptr && std::fclose(f) != 0) throw IoError(path + ": cannot write");
+    if (!ok) throw IoError(path + ": cannot write");
+  }
+  for (const std::string &name : in.other_files) {
+    observer.check();
+    std::error_code ec;
+    fs::copy(fs::path(in.path) / name, fs::path(staging) / name,
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    if (ec) throw IoError((fs::path(in.path) / name).string() + ": cannot copy: " + ec.message());
+  }
+}
+
+std::string shard_output_path(const Checkpoint &in, const std::string &staging, size_t s) {
+  return in.is_directory ? (fs::path(staging) / in.shard_names[s]).string() : staging;
 }
 
 std::string rewrite_index(const std::string &index_text, uint64_t total_size) {

@@ -7,20 +7,21 @@
 #include <string>
 #include <vector>
 
-#include "checkpoint/safetensors.h"
+#include "checkpoint/output.h"
+#include "checkpoint/safetensors_reader.h"
 
 namespace int4pack::checkpoint {
 
 struct Checkpoint {
-  std::string path;        // as given
+  std::string path;  // as given
   bool is_directory = false;
-  std::string index_name;  // "model.safetensors.index.json", or "" for a single file / unindexed dir
-  std::string index_text;  // the index JSON as read
-  std::vector<std::string> shard_names;                  // file names inside the directory (or the file's name)
+  std::string index_name;                // "model.safetensors.index.json", or "" for a single file / unindexed dir
+  std::string index_text;                // the index JSON as read
+  std::vector<std::string> shard_names;  // file names inside the directory (or the file's name)
   std::vector<std::unique_ptr<SafetensorsFile>> shards;  // same order
   std::vector<std::string> other_files;  // everything else in the directory (files, subdirectories), copied verbatim
 
-  uint64_t total_bytes() const;   // of every shard
+  uint64_t total_bytes() const;  // of every shard
   uint64_t tensor_count() const;
 };
 
@@ -31,6 +32,13 @@ Checkpoint open_checkpoint(const std::string &path);
 
 // The index for an output checkpoint: the input's, with metadata.total_size set to total_size.
 std::string rewrite_index(const std::string &index_text, uint64_t total_size);
+
+// The rest of an output checkpoint directory beside its shards: the index, rewritten for `tensor_bytes`
+// of tensor data, and the other files (config, tokenizer), copied. Nothing for a single file.
+void write_directory_rest(const Checkpoint &in, const std::string &staging, uint64_t tensor_bytes, Observer &observer);
+
+// Where shard s of `in` goes when the output is written at `staging` (a file, or a directory).
+std::string shard_output_path(const Checkpoint &in, const std::string &staging, size_t s);
 
 }  // namespace int4pack::checkpoint
 

@@ -43,7 +43,7 @@ inline NzGeometry nz_geometry(MatrixShape shape) {
 // kernels and outputs that stay in cache. Rows wider than the staging area are done in slices of it.
 //   full(in, out)            64 values -> 32 bytes
 //   tail(in, out, live)      2*live values -> live bytes, then zeros up to 32 (a partial column block)
-inline constexpr int64_t kStagedBlocks = 256;     // per half: a whole row of up to 16384 values
+inline constexpr int64_t kStagedBlocks = 256;        // per half: a whole row of up to 16384 values
 inline constexpr int64_t kFallbackStagedBlocks = 8;  // per half, on the stack, if the heap says no
 
 // The calling thread's two staging halves, allocated once per thread (pool and stream threads live long).
@@ -174,7 +174,6 @@ inline void pack_tail(const int32_t *src, uint8_t *dst, int64_t live) {
   pack_pairs(src, dst, live);
   std::memset(dst + live, 0, static_cast<size_t>(kBlockRowBytes - live));
 }
-
 
 template <typename Unpack16>
 inline void unpack_nd_by_16(const uint8_t *src, int32_t *dst, int64_t bytes, Unpack16 unpack16) {

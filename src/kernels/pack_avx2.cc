@@ -1,8 +1,8 @@
 // AVX2 kernels. Compiled with -mavx2; called only when the CPU and OS support AVX2.
 #include <immintrin.h>
 
-#include "kernels/kernels.h"
 #include "kernels/nz_walk.h"
+#include "kernels/pack_kernels.h"
 #include "kernels/pack_x86.h"
 
 namespace int4pack::kernels {
@@ -15,8 +15,7 @@ inline __m256i pack64(const int32_t *src) {
   __m256i pairs[4];
   for (int i = 0; i < 4; ++i) {
     const __m256i a = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + 16 * i)), nibble);
-    const __m256i b =
-        _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + 16 * i + 8)), nibble);
+    const __m256i b = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + 16 * i + 8)), nibble);
     pairs[i] = _mm256_madd_epi16(_mm256_packus_epi32(a, b), low_plus_16_high);  // one packed byte per int32
   }
   const __m256i bytes =
@@ -55,9 +54,6 @@ inline void unpack16(const uint8_t *src, int32_t *dst) {
   _mm256_storeu_si256(out + 3, _mm256_cvtepi8_epi32(_mm_srli_si128(second, 8)));
 }
 
-
-}  // namespace
-
 void pack_nd_avx2(const int32_t *src, uint8_t *dst, int64_t bytes, bool streaming) {
   pack_nd_x86(src, dst, bytes, streaming, pack64);
 }
@@ -74,5 +70,9 @@ void unpack_nd_avx2(const uint8_t *src, int32_t *dst, int64_t bytes) { unpack_nd
 void unpack_nz_avx2(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end) {
   unpack_nz_by_16(src, dst, shape, rb_begin, rb_end, unpack16);
 }
+
+}  // namespace
+
+const PackKernels pack_avx2{pack_nd_avx2, unpack_nd_avx2, pack_nz_avx2, unpack_nz_avx2, fits_int4_avx2};
 
 }  // namespace int4pack::kernels

@@ -1,8 +1,8 @@
 // AVX-512 kernels (F + BW + VL). Compiled with those flags; called only when the CPU and OS support them.
 #include <immintrin.h>
 
-#include "kernels/kernels.h"
 #include "kernels/nz_walk.h"
+#include "kernels/pack_kernels.h"
 #include "kernels/pack_x86.h"
 
 namespace int4pack::kernels {
@@ -21,8 +21,7 @@ inline __m256i pack64(const int32_t *src) {
   __m256i pairs[4];
   for (int i = 0; i < 4; ++i) {
     const __m256i a = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + 16 * i)), nibble);
-    const __m256i b =
-        _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + 16 * i + 8)), nibble);
+    const __m256i b = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + 16 * i + 8)), nibble);
     pairs[i] = _mm256_madd_epi16(_mm256_packus_epi32(a, b), low_plus_16_high);
   }
   const __m256i bytes =
@@ -51,15 +50,12 @@ inline void unpack16(const uint8_t *src, int32_t *dst) {
   _mm512_storeu_si512(dst + 16, _mm512_cvtepi8_epi32(second));
 }
 
-
-}  // namespace
-
 void pack_nd_avx512(const int32_t *src, uint8_t *dst, int64_t bytes, bool streaming) {
   pack_nd_x86(src, dst, bytes, streaming, pack64);
 }
 
 void pack_nz_avx512(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
-                  bool streaming) {
+                    bool streaming) {
   pack_nz_x86(src, dst, shape, rb_begin, rb_end, streaming, pack64, store128);
 }
 
@@ -70,5 +66,9 @@ void unpack_nd_avx512(const uint8_t *src, int32_t *dst, int64_t bytes) { unpack_
 void unpack_nz_avx512(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end) {
   unpack_nz_by_16(src, dst, shape, rb_begin, rb_end, unpack16);
 }
+
+}  // namespace
+
+const PackKernels pack_avx512{pack_nd_avx512, unpack_nd_avx512, pack_nz_avx512, unpack_nz_avx512, fits_int4_avx512};
 
 }  // namespace int4pack::kernels

@@ -1,8 +1,8 @@
 // NEON kernels for aarch64 hosts (Advanced SIMD is part of every AArch64 CPU).
 #include <arm_neon.h>
 
-#include "kernels/kernels.h"
 #include "kernels/nz_walk.h"
+#include "kernels/pack_kernels.h"
 
 namespace int4pack::kernels {
 namespace {
@@ -39,8 +39,6 @@ inline void unpack16(const uint8_t *src, int32_t *dst) {
   }
 }
 
-}  // namespace
-
 void pack_nd_neon(const int32_t *src, uint8_t *dst, int64_t bytes, bool /*streaming*/) {
   int64_t j = 0;
   for (; j + 16 <= bytes; j += 16) vst1q_u8(dst + j, pack32(src + 2 * j));
@@ -75,5 +73,9 @@ void unpack_nd_neon(const uint8_t *src, int32_t *dst, int64_t bytes) { unpack_nd
 void unpack_nz_neon(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end) {
   unpack_nz_by_16(src, dst, shape, rb_begin, rb_end, unpack16);
 }
+
+}  // namespace
+
+const PackKernels pack_neon{pack_nd_neon, unpack_nd_neon, pack_nz_neon, unpack_nz_neon, fits_int4_neon};
 
 }  // namespace int4pack::kernels

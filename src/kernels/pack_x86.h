@@ -44,8 +44,8 @@ inline constexpr int64_t kNzGroupRows = 4;
 inline constexpr int64_t kNzPrefetchValues = 256;
 
 template <typename Pack64, typename Store128>
-inline void pack_nz_streaming_x86(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin,
-                                  int64_t rb_end, Pack64 pack64, Store128 store128) {
+inline void pack_nz_streaming_x86(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end,
+                                  Pack64 pack64, Store128 store128) {
   const NzGeometry g = nz_geometry(shape);
   const int64_t cols = shape.cols;
   const int64_t full_blocks = g.tail_bytes == kBlockRowBytes ? g.col_blocks : g.col_blocks - 1;

@@ -4,12 +4,16 @@
 #ifndef INT4PACK_KERNELS_REFERENCE_H_
 #define INT4PACK_KERNELS_REFERENCE_H_
 
-#include "core/pack.h"
+#include <cstdint>
+
+#include "core/layout.h"
 
 namespace int4pack::reference {
 
-void pack(const PackPlan &plan);
-void unpack(const UnpackPlan &plan);
+// src: shape.rows x shape.cols int32 values, row-major; dst: packed_bytes(shape, layout) bytes, all written.
+void pack(const int32_t *src, MatrixShape shape, PackedLayout layout, uint8_t *dst);
+// The inverse: dst gets the values sign-extended to [-8, 7].
+void unpack(const uint8_t *src, MatrixShape shape, PackedLayout layout, int32_t *dst);
 
 }  // namespace int4pack::reference
 

@@ -10,10 +10,14 @@
 #include "acl/acl_base.h"
 
 namespace int4pack::ops {
+
+using runtime::fail;
+
 namespace {
 
 struct Entry {
   std::shared_ptr<const ExecutorWork> work;  // shared with runs still queued on streams
+  uint64_t workspace_bytes = 0;
   bool repeatable = false;
 };
 
@@ -33,24 +37,21 @@ uint64_t id_of(const aclOpExecutor *handle) { return reinterpret_cast<uintptr_t>
 aclOpExecutor *handle_of(uint64_t id) { return reinterpret_cast<aclOpExecutor *>(static_cast<uintptr_t>(id * 16)); }
 bool well_formed(const aclOpExecutor *handle) { return reinterpret_cast<uintptr_t>(handle) % 16 == 0; }
 
-aclnnStatus fail(aclnnStatus status, std::string message) {
-  runtime::set_recent_error(std::move(message));
-  return status;
-}
-
 aclnnStatus not_live(const char *api) {
   return fail(ACLNN_ERR_PARAM_INVALID,
-              std::string(api) + ": executor is not live: it was already consumed by a run (an executor runs once "
-                                 "unless made repeatable with aclSetAclOpExecutorRepeatable) or destroyed");
+              std::string(api) +
+                  ": executor is not live: it was already consumed by a run (an executor runs once "
+                  "unless made repeatable with aclSetAclOpExecutorRepeatable) or destroyed");
 }
 
 }  // namespace
 
-aclnnStatus publish_executor(const char *api, ExecutorWork work, uint64_t *workspaceSize, aclOpExecutor **executor) {
+aclnnStatus publish_executor(const char *api, ExecutorWork work, uint64_t workspace_bytes, uint64_t *workspaceSize,
+                             aclOpExecutor **executor) {
   if (workspaceSize == nullptr) return fail(ACLNN_ERR_PARAM_NULLPTR, std::string(api) + ": workspaceSize is NULL");
   if (executor == nullptr) return fail(ACLNN_ERR_PARAM_NULLPTR, std::string(api) + ": executor is NULL");
   try {
-    Entry entry{std::make_shared<const ExecutorWork>(std::move(work))};
+    Entry entry{std::make_shared<const ExecutorWork>(std::move(work)), workspace_bytes};
     Registry &r = registry();
     std::lock_guard<std::mutex> lock(r.mutex);
     const uint64_t id = r.next_id++;
@@ -59,11 +60,12 @@ aclnnStatus publish_executor(const char *api, ExecutorWork work, uint64_t *works
   } catch (const std::bad_alloc &) {
     return fail(ACLNN_ERR_INNER_CREATE_EXECUTOR, std::string(api) + ": out of memory creating the executor");
   }
-  *workspaceSize = 0;
+  *workspaceSize = workspace_bytes;
   return ACLNN_SUCCESS;
 }
 
-aclnnStatus launch_executor(const char *api, aclOpExecutor *handle, aclrtStream stream) {
+aclnnStatus launch_executor(const char *api, aclOpExecutor *handle, void *workspace, uint64_t workspaceSize,
+                            aclrtStream stream) {
   if (handle == nullptr) return fail(ACLNN_ERR_PARAM_NULLPTR, std::string(api) + ": executor is NULL");
   if (!well_formed(handle)) return not_live(api);
   Registry &r = registry();
@@ -74,12 +76,17 @@ aclnnStatus launch_executor(const char *api, aclOpExecutor *handle, aclrtStream 
     auto it = r.live.find(id);
     if (it == r.live.end()) return not_live(api);
     entry = it->second;
+    if (entry.workspace_bytes > 0 && (workspace == nullptr || workspaceSize < entry.workspace_bytes)) {
+      return fail(ACLNN_ERR_PARAM_INVALID,
+                  std::string(api) + ": the executor needs a workspace of " + std::to_string(entry.workspace_bytes) +
+                      " bytes (as phase 1 reported), but got " +
+                      (workspace == nullptr ? std::string("NULL") : std::to_string(workspaceSize) + " bytes"));
+    }
     if (!entry.repeatable) r.live.erase(it);  // claimed now, so two threads cannot both run a one-shot executor
   }
-  const aclError queued = runtime::enqueue(stream, [work = entry.work]() -> aclError {
-    (*work)();
-    return ACL_SUCCESS;
-  });
+  if (entry.workspace_bytes == 0) workspace = nullptr;
+  const aclError queued =
+      runtime::enqueue(api, stream, [work = entry.work, workspace]() -> aclError { return (*work)(workspace); });
   if (queued != ACL_SUCCESS) {
     const char *why = aclGetRecentErrMsg();
     if (!entry.repeatable) {

@@ -12,16 +12,20 @@
 
 namespace int4pack::ops {
 
-// The work an executor performs on the stream's worker. It captures everything it needs by value.
-using ExecutorWork = std::function<void()>;
+// The work an executor performs on the stream's worker, given the workspace phase 2 passed (null when it
+// needs none). It captures everything else by value at phase 1; what it returns is what
+// aclrtSynchronizeStream reports.
+using ExecutorWork = std::function<aclError(void *workspace)>;
 
-// The end of every operator's phase 1: checks the out-pointers, registers work as a new executor and
-// reports it with a workspace size of 0 (no operator here needs a workspace).
-INT4PACK_INTERNAL aclnnStatus publish_executor(const char *api, ExecutorWork work, uint64_t *workspaceSize,
-                                               aclOpExecutor **executor);
+// The end of every operator's phase 1: checks the out-pointers, registers work as a new executor that
+// needs workspace_bytes of workspace, and reports that size.
+INT4PACK_INTERNAL aclnnStatus publish_executor(const char *api, ExecutorWork work, uint64_t workspace_bytes,
+                                               uint64_t *workspaceSize, aclOpExecutor **executor);
 
-// Phase 2 of every operator: checks the handle, consumes it unless repeatable, enqueues its work.
-INT4PACK_INTERNAL aclnnStatus launch_executor(const char *api, aclOpExecutor *executor, aclrtStream stream);
+// Phase 2 of every operator: checks the handle and the workspace against what phase 1 reported,
+// consumes the executor unless repeatable, enqueues its work.
+INT4PACK_INTERNAL aclnnStatus launch_executor(const char *api, aclOpExecutor *executor, void *workspace,
+                                              uint64_t workspaceSize, aclrtStream stream);
 
 }  // namespace int4pack::ops
 

@@ -15,8 +15,8 @@
 namespace int4pack::runtime {
 namespace {
 
-constexpr size_t kAlignment = 64;   // at least CANN's 32, and a whole cache line for SIMD kernels
-constexpr size_t kPadding = 32;     // CANN pads every allocation by 32 bytes
+constexpr size_t kAlignment = 64;  // at least CANN's 32, and a whole cache line for SIMD kernels
+constexpr size_t kPadding = 32;    // CANN pads every allocation by 32 bytes
 // Blocks of at least one huge page, under a policy that asks for huge pages, are aligned to one and
 // advised as such: a weight of hundreds of megabytes then costs a TLB entry per 2 MiB rather than per
 // 4 KiB, which the NZ kernel's scattered block writes and every streaming pass feel. Where the kernel
@@ -48,11 +48,6 @@ Registry &host_blocks() {
   return *r;
 }
 
-aclError fail(aclError status, std::string message) {
-  set_recent_error(std::move(message));
-  return status;
-}
-
 aclError allocate(const char *api, Registry &registry, void **out, size_t size, bool prefer_huge) {
   if (out == nullptr) return fail(ACL_ERROR_INVALID_PARAM, std::string(api) + ": the output pointer is NULL");
   if (size == 0) return fail(ACL_ERROR_INVALID_PARAM, std::string(api) + ": size is 0");
@@ -81,8 +76,8 @@ aclError allocate(const char *api, Registry &registry, void **out, size_t size, 
 aclError release(const char *api, Registry &registry, void *p, const char *allocator) {
   if (p == nullptr) return fail(ACL_ERROR_INVALID_PARAM, std::string(api) + ": pointer is NULL");
   if (!registry.remove(p)) {
-    return fail(ACL_ERROR_INVALID_PARAM, std::string(api) + ": pointer was not returned by " + allocator +
-                                             ", or was already freed");
+    return fail(ACL_ERROR_INVALID_PARAM,
+                std::string(api) + ": pointer was not returned by " + allocator + ", or was already freed");
   }
   std::free(p);
   return ACL_SUCCESS;
@@ -111,7 +106,8 @@ using namespace int4pack::runtime;
 extern "C" {
 
 aclError aclrtMalloc(void **devPtr, size_t size, aclrtMemMallocPolicy policy) {
-  if (static_cast<int>(policy) < ACL_MEM_MALLOC_HUGE_FIRST || static_cast<int>(policy) > ACL_MEM_MALLOC_NORMAL_ONLY_P2P) {
+  if (static_cast<int>(policy) < ACL_MEM_MALLOC_HUGE_FIRST ||
+      static_cast<int>(policy) > ACL_MEM_MALLOC_NORMAL_ONLY_P2P) {
     return fail(ACL_ERROR_INVALID_PARAM, "aclrtMalloc: policy " + std::to_string(static_cast<int>(policy)) +
                                              " is not an aclrtMemMallocPolicy (0..5)");
   }
@@ -142,7 +138,7 @@ aclError aclrtMemcpyAsync(void *dst, size_t destMax, const void *src, size_t cou
   if (aclError status = check_copy("aclrtMemcpyAsync", dst, destMax, src, count, kind); status != ACL_SUCCESS) {
     return status;
   }
-  return enqueue(stream, [dst, src, count]() -> aclError {
+  return enqueue("aclrtMemcpyAsync", stream, [dst, src, count]() -> aclError {
     if (count != 0) std::memmove(dst, src, count);
     return ACL_SUCCESS;
   });
@@ -151,8 +147,8 @@ aclError aclrtMemcpyAsync(void *dst, size_t destMax, const void *src, size_t cou
 aclError aclrtMemset(void *devPtr, size_t maxCount, int32_t value, size_t count) {
   if (devPtr == nullptr) return fail(ACL_ERROR_INVALID_PARAM, "aclrtMemset: devPtr is NULL");
   if (count > maxCount) {
-    return fail(ACL_ERROR_INVALID_PARAM, "aclrtMemset: count " + std::to_string(count) + " is larger than maxCount " +
-                                             std::to_string(maxCount));
+    return fail(ACL_ERROR_INVALID_PARAM,
+                "aclrtMemset: count " + std::to_string(count) + " is larger than maxCount " + std::to_string(maxCount));
   }
   std::memset(devPtr, value, count);
   return ACL_SUCCESS;

@@ -47,11 +47,6 @@ State &state() {
 
 thread_local int32_t current_device = -1;
 
-aclError fail(aclError status, std::string message) {
-  set_recent_error(std::move(message));
-  return status;
-}
-
 bool valid_device(int32_t id) { return id >= 0 && id < kDeviceCount; }
 
 aclError invalid_device(const char *api, int32_t id) {
@@ -117,11 +112,12 @@ void reset_all() {
 
 }  // namespace
 
-aclError enqueue(aclrtStream handle, StreamWork work) {
+aclError enqueue(const char *api, aclrtStream handle, StreamWork work) {
   std::shared_ptr<Stream> stream;
-  if (aclError status = find_stream("enqueue", handle, &stream); status != ACL_SUCCESS) return status;
+  if (aclError status = find_stream(api, handle, &stream); status != ACL_SUCCESS) return status;
   if (!stream->enqueue(std::move(work))) {
-    return fail(ACL_ERROR_INVALID_RESOURCE_HANDLE, "stream was destroyed while work was being enqueued on it");
+    return fail(ACL_ERROR_INVALID_RESOURCE_HANDLE,
+                std::string(api) + ": stream was destroyed while work was being enqueued on it");
   }
   return ACL_SUCCESS;
 }
@@ -242,8 +238,8 @@ aclError aclrtSynchronizeStream(aclrtStream stream) {
   if (aclError status = find_stream("aclrtSynchronizeStream", stream, &target); status != ACL_SUCCESS) return status;
   const aclError status = target->synchronize();
   if (status != ACL_SUCCESS) {
-    return fail(status, "aclrtSynchronizeStream: work queued on the stream failed with status " +
-                            std::to_string(status));
+    return fail(status,
+                "aclrtSynchronizeStream: work queued on the stream failed with status " + std::to_string(status));
   }
   return ACL_SUCCESS;
 }

@@ -6,42 +6,16 @@
 extern "C" {
 
 size_t aclDataTypeSize(aclDataType dataType) {
-  switch (dataType) {
-    case ACL_INT8:
-    case ACL_UINT8:
-    case ACL_BOOL:
-    case ACL_HIFLOAT8:
-    case ACL_FLOAT8_E5M2:
-    case ACL_FLOAT8_E4M3FN:
-    case ACL_FLOAT8_E8M0:
-    // Sub-byte types: a byte is the smallest unit memory is counted in.
-    case ACL_INT4:
-    case ACL_UINT1:
-    case ACL_FLOAT6_E3M2:
-    case ACL_FLOAT6_E2M3:
-    case ACL_FLOAT4_E2M1:
-    case ACL_FLOAT4_E1M2:
-      return 1;
-    case ACL_FLOAT16:
-    case ACL_BF16:
-    case ACL_INT16:
-    case ACL_UINT16:
-      return 2;
-    case ACL_FLOAT:
-    case ACL_INT32:
-    case ACL_UINT32:
-    case ACL_COMPLEX32:
-      return 4;
-    case ACL_INT64:
-    case ACL_UINT64:
-    case ACL_DOUBLE:
-    case ACL_COMPLEX64:
-      return 8;
-    case ACL_COMPLEX128:
-      return 16;
-    default:
-      return 0;  // ACL_STRING, ACL_DT_UNDEFINED, unknown values
+  int32_t bits;  // a C caller may pass any int: never load it as the enum (see tensor/tensor.h)
+  std::memcpy(&bits, &dataType, sizeof bits);
+  switch (bits) {
+#define INT4PACK_DTYPE(enumerator, name, bytes) \
+  case enumerator:                              \
+    return bytes;
+#include "runtime/acl_enums.inc"
+#undef INT4PACK_DTYPE
   }
+  return 0;  // values outside the enumeration
 }
 
 float aclFloat16ToFloat(aclFloat16 value) {
@@ -76,7 +50,7 @@ aclFloat16 aclFloatToFloat16(float value) {
   const uint32_t magnitude = bits & 0x7FFFFFFFu;
   if (magnitude > 0x7F800000u) return static_cast<aclFloat16>(sign | 0x7E00u | ((magnitude >> 13) & 0x3FFu));  // nan
   if (magnitude >= 0x47800000u) return static_cast<aclFloat16>(sign | 0x7C00u);  // >= 2^16: inf
-  if (magnitude < 0x33000000u) return static_cast<aclFloat16>(sign);            // <= 2^-25: rounds to 0
+  if (magnitude < 0x33000000u) return static_cast<aclFloat16>(sign);             // <= 2^-25: rounds to 0
   const uint32_t exponent = magnitude >> 23;
   if (magnitude < 0x38800000u) {
     // Result is subnormal: value / 2^-24, rounded to nearest even.

@@ -8,6 +8,9 @@
 #include "aclnn/aclnn_base.h"
 
 namespace int4pack::tensor {
+
+using runtime::fail;
+
 namespace {
 
 struct LiveTensors {
@@ -20,16 +23,12 @@ LiveTensors &live() {
   return *l;
 }
 
-aclnnStatus fail(aclnnStatus status, std::string message) {
-  runtime::set_recent_error(std::move(message));
-  return status;
-}
-
 // Fills t from the C arguments; the caller has checked pointers against counts.
 void describe(aclTensor *t, const int64_t *viewDims, uint64_t viewDimsNum, int32_t dataType, const int64_t *stride,
               int64_t offset, int32_t format, const int64_t *storageDims, uint64_t storageDimsNum, void *data) {
   t->view_dims.assign(viewDims, viewDims + viewDimsNum);
-  t->strides = stride != nullptr ? std::vector<int64_t>(stride, stride + viewDimsNum) : contiguous_strides(t->view_dims);
+  t->strides =
+      stride != nullptr ? std::vector<int64_t>(stride, stride + viewDimsNum) : contiguous_strides(t->view_dims);
   t->offset = offset;
   t->dtype = dataType;
   t->format = format;
@@ -37,11 +36,22 @@ void describe(aclTensor *t, const int64_t *viewDims, uint64_t viewDimsNum, int32
   t->data = data;
 }
 
-const char *bad_dims(const int64_t *viewDims, uint64_t viewDimsNum, const int64_t *storageDims, uint64_t storageDimsNum) {
-  if (viewDims == nullptr && viewDimsNum > 0) return "viewDims is NULL while viewDimsNum > 0";
-  if (storageDims == nullptr && storageDimsNum > 0) return "storageDims is NULL while storageDimsNum > 0";
-  if (viewDimsNum > kMaxDims || storageDimsNum > kMaxDims) return "more than 64 dims";
-  return nullptr;
+// The dims arguments' problem, recorded with the api's name (the same status from aclCreateTensor, which
+// returns NULL, and aclInitTensor, which returns the status), or ACLNN_SUCCESS.
+aclnnStatus check_dims(const char *api, const int64_t *viewDims, uint64_t viewDimsNum, const int64_t *storageDims,
+                       uint64_t storageDimsNum) {
+  if (viewDims == nullptr && viewDimsNum > 0) {
+    return fail(ACLNN_ERR_PARAM_NULLPTR, std::string(api) + ": viewDims is NULL while viewDimsNum > 0");
+  }
+  if (storageDims == nullptr && storageDimsNum > 0) {
+    return fail(ACLNN_ERR_PARAM_NULLPTR, std::string(api) + ": storageDims is NULL while storageDimsNum > 0");
+  }
+  if (viewDimsNum > kMaxDims || storageDimsNum > kMaxDims) {
+    return fail(ACLNN_ERR_PARAM_INVALID, std::string(api) + ": more than 64 dims (viewDimsNum " +
+                                             std::to_string(viewDimsNum) + ", storageDimsNum " +
+                                             std::to_string(storageDimsNum) + ")");
+  }
+  return ACLNN_SUCCESS;
 }
 
 aclnnStatus hand_out(const char *api, const aclTensor *t, std::vector<int64_t> aclTensor::*field, int64_t **array,
@@ -87,6 +97,39 @@ std::vector<int64_t> contiguous_strides(const std::vector<int64_t> &dims) {
   return strides;
 }
 
+std::string dtype_name(int32_t dtype) {
+  switch (dtype) {
+#define INT4PACK_DTYPE(enumerator, name, bytes) \
+  case enumerator:                              \
+    return name;
+#include "runtime/acl_enums.inc"
+#undef INT4PACK_DTYPE
+  }
+  return "UNKNOWN(" + std::to_string(dtype) + ")";
+}
+
+std::string format_name(int32_t format) {
+  switch (format) {
+#define INT4PACK_FORMAT(enumerator, name, origin) \
+  case enumerator:                                \
+    return name;
+#include "runtime/acl_enums.inc"
+#undef INT4PACK_FORMAT
+  }
+  return "UNKNOWN(" + std::to_string(format) + ")";
+}
+
+bool is_origin_format(int32_t format) {
+  switch (format) {
+#define INT4PACK_FORMAT(enumerator, name, origin) \
+  case enumerator:                                \
+    return origin;
+#include "runtime/acl_enums.inc"
+#undef INT4PACK_FORMAT
+  }
+  return false;
+}
+
 }  // namespace int4pack::tensor
 
 using namespace int4pack::tensor;
@@ -96,10 +139,8 @@ extern "C" {
 aclTensor *aclCreateTensor(const int64_t *viewDims, uint64_t viewDimsNum, aclDataType dataType, const int64_t *stride,
                            int64_t offset, aclFormat format, const int64_t *storageDims, uint64_t storageDimsNum,
                            void *tensorData) {
-  if (const char *why = bad_dims(viewDims, viewDimsNum, storageDims, storageDimsNum)) {
-    fail(ACLNN_ERR_PARAM_NULLPTR, std::string("aclCreateTensor: ") + why);
+  if (check_dims("aclCreateTensor", viewDims, viewDimsNum, storageDims, storageDimsNum) != ACLNN_SUCCESS)
     return nullptr;
-  }
   aclTensor *t = nullptr;
   try {
     t = new aclTensor;
@@ -120,9 +161,9 @@ aclnnStatus aclInitTensor(aclTensor *tensor, const int64_t *viewDims, uint64_t v
                           const int64_t *stride, int64_t offset, aclFormat format, const int64_t *storageDims,
                           uint64_t storageDimsNum, void *tensorData) {
   if (tensor == nullptr) return fail(ACLNN_ERR_PARAM_NULLPTR, "aclInitTensor: tensor is NULL");
-  if (const char *why = bad_dims(viewDims, viewDimsNum, storageDims, storageDimsNum)) {
-    return fail(viewDimsNum > kMaxDims || storageDimsNum > kMaxDims ? ACLNN_ERR_PARAM_INVALID : ACLNN_ERR_PARAM_NULLPTR,
-                std::string("aclInitTensor: ") + why);
+  if (aclnnStatus status = check_dims("aclInitTensor", viewDims, viewDimsNum, storageDims, storageDimsNum);
+      status != ACLNN_SUCCESS) {
+    return status;
   }
   if (!is_live(tensor)) return fail(ACLNN_ERR_PARAM_INVALID, "aclInitTensor: tensor is not a live aclTensor");
   try {

@@ -4,7 +4,7 @@
 #include <string>
 #include <tuple>
 
-#include "core/pack.h"
+#include "core/layout.h"
 #include "kernels/reference.h"
 #include "test_support.h"
 
@@ -31,7 +31,7 @@ std::vector<uint8_t> convert_bytes(const std::vector<int32_t> &weight, int64_t d
 std::vector<uint8_t> reference_bytes(const std::vector<int32_t> &weight, int64_t dim0, int64_t dim1, aclFormat format) {
   const PackedLayout layout = format == ACL_FORMAT_ND ? PackedLayout::kNd : PackedLayout::kNz;
   std::vector<uint8_t> bytes(packed_bytes({dim0, dim1}, layout));
-  reference::pack({{dim0, dim1}, layout, weight.data(), bytes.data()});
+  reference::pack(weight.data(), {dim0, dim1}, layout, bytes.data());
   return bytes;
 }
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <thread>
 
-#include "core/pack.h"
+#include "core/layout.h"
 #include "kernels/reference.h"
 #include "runtime/internal_api.h"
 #include "test_support.h"
@@ -18,7 +18,7 @@ constexpr uint8_t kSentinel = 0xA5;
 
 std::vector<uint8_t> reference_nz(const std::vector<int32_t> &w, int64_t rows, int64_t cols) {
   std::vector<uint8_t> bytes(packed_bytes({rows, cols}, PackedLayout::kNz));
-  reference::pack({{rows, cols}, PackedLayout::kNz, w.data(), bytes.data()});
+  reference::pack(w.data(), {rows, cols}, PackedLayout::kNz, bytes.data());
   return bytes;
 }
 
@@ -42,7 +42,8 @@ TEST_F(StreamOrderTest, PackSeesWeightCopiedEarlierOnTheSameStream) {
   Tensor wt({rows, cols}, ACL_INT32, ACL_FORMAT_ND, w.get());
   Tensor ot({rows, cols}, ACL_INT4, ACL_FORMAT_FRACTAL_NZ, out.get(), storage);
 
-  ASSERT_EQ(aclrtMemcpyAsync(big_dst.get(), big, big_src.get(), big, ACL_MEMCPY_DEVICE_TO_DEVICE, stream_), ACL_SUCCESS);
+  ASSERT_EQ(aclrtMemcpyAsync(big_dst.get(), big, big_src.get(), big, ACL_MEMCPY_DEVICE_TO_DEVICE, stream_),
+            ACL_SUCCESS);
   ASSERT_EQ(aclrtMemcpyAsync(w.get(), w.bytes(), weight.data(), w.bytes(), ACL_MEMCPY_HOST_TO_DEVICE, stream_),
             ACL_SUCCESS);
   uint64_t workspace = 0;
@@ -72,7 +73,7 @@ TEST_F(StreamOrderTest, PhaseTwoEnqueuesAndReturnsWithoutPacking) {
   std::promise<void> gate;
   std::shared_future<void> opened = gate.get_future().share();
   std::atomic<std::thread::id> worker_thread{};
-  ASSERT_EQ(runtime::enqueue(stream_,
+  ASSERT_EQ(runtime::enqueue("test", stream_,
                              [opened, &worker_thread]() -> aclError {
                                worker_thread = std::this_thread::get_id();
                                opened.wait();
@@ -107,7 +108,12 @@ TEST_F(StreamOrderTest, EventOrdersPackAfterWorkOnAnotherStream) {
   ASSERT_EQ(aclrtCreateEvent(&ready), ACL_SUCCESS);
   std::promise<void> gate;
   std::shared_future<void> opened = gate.get_future().share();
-  ASSERT_EQ(runtime::enqueue(producer, [opened]() -> aclError { opened.wait(); return ACL_SUCCESS; }), ACL_SUCCESS);
+  ASSERT_EQ(runtime::enqueue("test", producer,
+                             [opened]() -> aclError {
+                               opened.wait();
+                               return ACL_SUCCESS;
+                             }),
+            ACL_SUCCESS);
   ASSERT_EQ(aclrtMemcpyAsync(w.get(), w.bytes(), weight.data(), w.bytes(), ACL_MEMCPY_HOST_TO_DEVICE, producer),
             ACL_SUCCESS);
   ASSERT_EQ(aclrtRecordEvent(ready, producer), ACL_SUCCESS);
@@ -120,7 +126,7 @@ TEST_F(StreamOrderTest, EventOrdersPackAfterWorkOnAnotherStream) {
   ASSERT_EQ(aclrtSynchronizeStream(stream_), ACL_SUCCESS);
 
   std::vector<uint8_t> want(packed_bytes({33, 128}, PackedLayout::kNd));
-  reference::pack({{33, 128}, PackedLayout::kNd, weight.data(), want.data()});
+  reference::pack(weight.data(), {33, 128}, PackedLayout::kNd, want.data());
   EXPECT_EQ(out.download<uint8_t>(), want);
   EXPECT_EQ(aclrtDestroyEvent(ready), ACL_SUCCESS);
   EXPECT_EQ(aclrtDestroyStream(producer), ACL_SUCCESS);
@@ -175,12 +181,12 @@ TEST_F(StreamOrderTest, ManyThreadsManyStreams) {
         const auto storage = packed_storage(rows, cols, dtype, format);
         std::vector<uint8_t> packed(storage_bytes(storage, dtype));
         // Host memory serves as device memory here: the device is this host.
-        aclTensor *wt = aclCreateTensor(std::vector<int64_t>{rows, cols}.data(), 2, ACL_INT32, nullptr, 0,
-                                        ACL_FORMAT_ND, std::vector<int64_t>{rows, cols}.data(), 2,
-                                        const_cast<int32_t *>(weight.data()));
+        aclTensor *wt =
+            aclCreateTensor(std::vector<int64_t>{rows, cols}.data(), 2, ACL_INT32, nullptr, 0, ACL_FORMAT_ND,
+                            std::vector<int64_t>{rows, cols}.data(), 2, const_cast<int32_t *>(weight.data()));
         const auto view = packed_view(rows, cols, dtype);
-        aclTensor *pt = aclCreateTensor(view.data(), 2, dtype, nullptr, 0, format, storage.data(), storage.size(),
-                                        packed.data());
+        aclTensor *pt =
+            aclCreateTensor(view.data(), 2, dtype, nullptr, 0, format, storage.data(), storage.size(), packed.data());
         aclTensor *bt = aclCreateTensor(std::vector<int64_t>{rows, cols}.data(), 2, ACL_INT32, nullptr, 0,
                                         ACL_FORMAT_ND, std::vector<int64_t>{rows, cols}.data(), 2, back.data());
         if (convert(wt, pt, use) != ACLNN_SUCCESS || unpack(pt, bt, use) != ACLNN_SUCCESS || back != weight) {

@@ -11,7 +11,6 @@
 namespace int4pack::testing {
 namespace {
 
-
 // What the aclGet* accessors report about a tensor.
 struct Described {
   std::vector<int64_t> view;
@@ -115,8 +114,8 @@ TEST(TensorTest, ArraysAreCopiedAtCreation) {
   V view = {5, 6};
   V strides = {6, 1};
   V storage = {5, 6};
-  aclTensor *t = aclCreateTensor(view.data(), view.size(), ACL_UINT32, strides.data(), 0, ACL_FORMAT_ND,
-                                 storage.data(), storage.size(), nullptr);
+  aclTensor *t = aclCreateTensor(view.data(), view.size(), ACL_UINT32, strides.data(), 0, ACL_FORMAT_ND, storage.data(),
+                                 storage.size(), nullptr);
   ASSERT_NE(t, nullptr);
   view = {0, 0};
   strides = {0, 0};
@@ -169,9 +168,9 @@ TEST(TensorTest, InitTensorRedescribes) {
   const V view2 = {2, 3, 8};
   const V strides2 = {48, 16, 2};
   const V storage2 = {64};
-  ASSERT_EQ(aclInitTensor(t, view2.data(), 3, ACL_FLOAT16, strides2.data(), 3, ACL_FORMAT_NCL, storage2.data(), 1,
-                          data2),
-            ACLNN_SUCCESS);
+  ASSERT_EQ(
+      aclInitTensor(t, view2.data(), 3, ACL_FLOAT16, strides2.data(), 3, ACL_FORMAT_NCL, storage2.data(), 1, data2),
+      ACLNN_SUCCESS);
   Described d = describe(t);
   EXPECT_EQ(d.view, view2);
   EXPECT_EQ(d.strides, strides2);

@@ -58,9 +58,9 @@ class DeviceBuffer {
   template <typename T>
   std::vector<T> download() const {
     std::vector<T> host(bytes_ / sizeof(T));
-    EXPECT_EQ(aclrtMemcpy(host.data(), host.size() * sizeof(T), ptr_, host.size() * sizeof(T),
-                          ACL_MEMCPY_DEVICE_TO_HOST),
-              ACL_SUCCESS);
+    EXPECT_EQ(
+        aclrtMemcpy(host.data(), host.size() * sizeof(T), ptr_, host.size() * sizeof(T), ACL_MEMCPY_DEVICE_TO_HOST),
+        ACL_SUCCESS);
     return host;
   }
 
@@ -149,8 +149,8 @@ class AclTest : public ::testing::Test {
   void SetUp() override {
     // A run forced onto an ISA this CPU lacks has nothing to test beyond the refusal itself.
     const char *forced = std::getenv("INT4PACK_ISA");
-    if (forced != nullptr && int4packGetIsa() == nullptr && std::string(aclGetRecentErrMsg()).find("does not support") !=
-                                                                 std::string::npos) {
+    if (forced != nullptr && int4packGetIsa() == nullptr &&
+        std::string(aclGetRecentErrMsg()).find("does not support") != std::string::npos) {
       GTEST_SKIP() << "INT4PACK_ISA=" << forced << ": not supported by this CPU";
     }
     ASSERT_EQ(aclInit(nullptr), ACL_SUCCESS);

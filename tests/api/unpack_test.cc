@@ -14,7 +14,7 @@ class UnpackRoundTrip : public AclTest, public ::testing::WithParamInterface<Com
 
 TEST_P(UnpackRoundTrip, PackThenUnpackGivesTheWeightBack) {
   const auto [dtype, format] = GetParam();
-  const std::vector<std::pair<int64_t, int64_t>> shapes = {{1, 8},   {15, 64},  {16, 64},  {17, 72},
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{1, 8},    {15, 64},  {16, 64},  {17, 72},
                                                            {63, 136}, {64, 128}, {65, 200}, {131, 264}};
   uint32_t seed = 11;
   for (auto [rows, cols] : shapes) {

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdint>
 #include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -18,7 +18,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/int4_tensors.h"
-#include "checkpoint/safetensors.h"
+#include "checkpoint/safetensors_writer.h"
 
 namespace int4pack::checkpoint {
 namespace {
@@ -73,7 +73,8 @@ void expect_refused(const std::string &path, const std::vector<std::string> &par
     ADD_FAILURE() << path << " was accepted; expected an error mentioning '" << parts.front() << "'";
   } catch (const E &e) {
     const std::string what = e.what();
-    for (const std::string &part : parts) EXPECT_NE(what.find(part), std::string::npos) << "message: " << what << "\nlacks: " << part;
+    for (const std::string &part : parts)
+      EXPECT_NE(what.find(part), std::string::npos) << "message: " << what << "\nlacks: " << part;
     EXPECT_NE(what.find(path), std::string::npos) << "message does not name the file: " << what;
   } catch (const std::exception &e) {
     ADD_FAILURE() << "wrong exception type for " << path << ": " << e.what();
@@ -95,11 +96,12 @@ const std::string k16(16, '\x01');  // data for one I32 [2, 2]
 
 TEST_F(SafetensorsReader, AcceptsAMinimalValidFile) {
   const std::string path = dir_.file("ok.safetensors");
-  write_bytes(path, safetensors_bytes(R"({"__metadata__":{"k":"v"},"w":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}})", k16));
+  write_bytes(path, safetensors_bytes(
+                        R"({"__metadata__":{"k":"v"},"w":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}})", k16));
   const SafetensorsFile f(path);
   ASSERT_EQ(f.tensors().size(), 1u);
   EXPECT_EQ(f.tensors()[0].name, "w");
-  EXPECT_EQ(f.tensors()[0].dtype, "I32");
+  EXPECT_STREQ(dtype_name(f.tensors()[0].dtype), "I32");
   EXPECT_EQ(f.tensors()[0].shape, (std::vector<int64_t>{2, 2}));
   EXPECT_EQ(f.metadata().at("k"), "v");
   EXPECT_EQ(std::string(reinterpret_cast<const char *>(f.data(f.tensors()[0])), 16), k16);
@@ -175,13 +177,13 @@ TEST_F(SafetensorsReader, TrailingBytesBelongToNoTensor) {
 }
 
 TEST_F(SafetensorsReader, OffsetsRunBackwards) {
-  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[0],"data_offsets":[16,0]}})", k16),
-          {"'a'", "backwards"});
+  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[0],"data_offsets":[16,0]}})", k16), {"'a'", "backwards"});
 }
 
 TEST_F(SafetensorsReader, OffsetsNotAPair) {
   refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[2,2],"data_offsets":[0]}})", k16), {"'a'", "data_offsets"});
-  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[2,2],"data_offsets":[-16,0]}})", k16), {"'a'", "data_offsets"});
+  refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[2,2],"data_offsets":[-16,0]}})", k16),
+          {"'a'", "data_offsets"});
   refused(safetensors_bytes(R"({"a":{"dtype":"I32","shape":[2,2]}})", k16), {"'a'", "data_offsets"});
 }
 
@@ -213,9 +215,9 @@ TEST_F(SafetensorsReader, DuplicateNames) {
 // Found by fuzz_safetensors: an empty shape whose partial products leave int64 (2^62 x 2 x 0) was
 // accepted, and TensorEntry::elements() then overflowed.
 TEST_F(SafetensorsReader, ShapeWhosePartialProductOverflowsIsRefused) {
-  refused(safetensors_bytes(R"({"a.weight":{"dtype":"I32","shape":[4611686018427387904,2,0],"data_offsets":[0,0]}})",
-                            ""),
-          {"'a.weight'", "too many elements"});
+  refused(
+      safetensors_bytes(R"({"a.weight":{"dtype":"I32","shape":[4611686018427387904,2,0],"data_offsets":[0,0]}})", ""),
+      {"'a.weight'", "too many elements"});
 }
 
 TEST_F(SafetensorsReader, UnknownDtype) {
@@ -244,7 +246,8 @@ TEST_F(SafetensorsReader, NonUtf8Name) {
 TEST_F(SafetensorsReader, Utf8NamesAreFine) {
   const std::string path = dir_.file("utf8.safetensors");
   const std::string name = "w\xc3\xa9ight\xe2\x82\xac";  // "wéight€"
-  write_bytes(path, safetensors_bytes("{\"" + name + "\":{\"dtype\":\"I32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", k16));
+  write_bytes(path,
+              safetensors_bytes("{\"" + name + "\":{\"dtype\":\"I32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", k16));
   const SafetensorsFile f(path);
   ASSERT_EQ(f.tensors().size(), 1u);
   EXPECT_EQ(f.tensors()[0].name, name);
@@ -259,9 +262,13 @@ TEST_F(SafetensorsReader, EntryNotAnObject) {
   refused(safetensors_bytes(R"({"w":[0,16]})", k16), {"'w'", "not an object"});
 }
 
-TEST_F(SafetensorsReader, MissingFileIsAnIoError) { expect_refused<IoError>(dir_.file("nope.safetensors"), {"cannot open"}); }
+TEST_F(SafetensorsReader, MissingFileIsAnIoError) {
+  expect_refused<IoError>(dir_.file("nope.safetensors"), {"cannot open"});
+}
 
-TEST_F(SafetensorsReader, DirectoryIsAnIoError) { expect_refused<IoError>(dir_.path().string(), {"not a regular file"}); }
+TEST_F(SafetensorsReader, DirectoryIsAnIoError) {
+  expect_refused<IoError>(dir_.path().string(), {"not a regular file"});
+}
 
 TEST(ParseHeader, NamesWhereAndFillsMetadata) {
   const std::string json = R"({"b":{"dtype":"U8","shape":[3],"data_offsets":[4,7]},"__metadata__":{"x":"y"},)"
@@ -284,9 +291,16 @@ TEST(ParseHeader, NamesWhereAndFillsMetadata) {
 
 TEST(ParseHeader, KeysRepeatedAcrossEntriesAreNotDuplicateNames) {
   // Only top-level keys are tensor names: "dtype", "shape", "data_offsets" in every entry are not duplicates.
-  const std::string json = R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"b":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})";
+  const std::string json =
+      R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"b":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})";
   std::map<std::string, std::string> metadata;
   EXPECT_EQ(parse_header("here", json.data(), json.size(), 2, &metadata).size(), 2u);
+}
+
+// The size of the dtype a name parses to; 0 when the name is not a safetensors dtype.
+size_t dtype_size(const std::string &name) {
+  const std::optional<Dtype> d = parse_dtype(name);
+  return d ? checkpoint::dtype_size(*d) : 0;
 }
 
 TEST(DtypeSize, KnownAndUnknown) {
@@ -303,10 +317,11 @@ TEST(DtypeSize, KnownAndUnknown) {
 
 // ---- the writer ----
 
-OutputTensor bytes_tensor(const std::string &name, const std::string &dtype, std::vector<int64_t> shape, std::string bytes) {
+OutputTensor bytes_tensor(const std::string &name, const std::string &dtype, std::vector<int64_t> shape,
+                          std::string bytes) {
   OutputTensor t;
   t.name = name;
-  t.dtype = dtype;
+  t.dtype = *parse_dtype(dtype);
   t.shape = std::move(shape);
   t.bytes = bytes.size();
   t.write = [bytes](Sink &sink) { sink.write(bytes.data(), bytes.size()); };
@@ -327,7 +342,7 @@ TEST(SafetensorsWriter, RoundTrips) {
       bytes_tensor("a.scales", "F16", {3, 1}, pattern(6, 2)),
       bytes_tensor("m.bias", "U8", {5}, pattern(5, 3)),
       bytes_tensor("big", "I8", {1000, 1000}, pattern(1000000, 4)),  // more than one buffer's worth in total
-      bytes_tensor("x", "F64", {}, pattern(8, 5)),                    // a scalar
+      bytes_tensor("x", "F64", {}, pattern(8, 5)),                   // a scalar
   };
   const std::map<std::string, std::string> metadata = {{"format", "pt"}, {"int4pack:z.weight", "{\"a\": 1}"}};
   write_safetensors(path, metadata, tensors);
@@ -365,7 +380,8 @@ TEST(SafetensorsWriter, PadsTheHeaderForEveryLength) {
   TempDir dir;
   for (int extra = 0; extra < 8; ++extra) {
     const std::string path = dir.file("pad" + std::to_string(extra) + ".safetensors");
-    write_safetensors(path, {{"k", std::string(static_cast<size_t>(extra), 'v')}}, {bytes_tensor("w", "I32", {1}, "abcd")});
+    write_safetensors(path, {{"k", std::string(static_cast<size_t>(extra), 'v')}},
+                      {bytes_tensor("w", "I32", {1}, "abcd")});
     const std::string raw = read_bytes(path);
     uint64_t n = 0;
     for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(raw[i]);
@@ -422,12 +438,12 @@ TEST(SafetensorsWriter, HeaderWrittenLastIntoReservedRoom) {
   TempDir dir;
   const std::string path = dir.file("late.safetensors");
   const std::map<std::string, std::string> metadata = {{"format", "pt"}};
-  const std::vector<HeaderEntry> planned = {{"a.weight", "I32", {2, 2}, 0, 16}, {"b", "U8", {3}, 16, 19}};
+  const std::vector<HeaderEntry> planned = {{"a.weight", Dtype::kI32, {2, 2}, 0, 16}, {"b", Dtype::kU8, {3}, 16, 19}};
   const size_t exact = header_text(metadata, planned).size();
   {
     SafetensorsWriter w(path, exact + 100, /*durable=*/false);
-    w.add("a.weight", "I32", {2, 2}, 16, [](Sink &sink) { sink.write(pattern(16, 1).data(), 16); });
-    w.add("b", "U8", {3}, 3, [](Sink &sink) { sink.write("xyz", 3); });
+    w.add("a.weight", Dtype::kI32, {2, 2}, 16, [](Sink &sink) { sink.write(pattern(16, 1).data(), 16); });
+    w.add("b", Dtype::kU8, {3}, 3, [](Sink &sink) { sink.write("xyz", 3); });
     EXPECT_EQ(w.data_bytes(), 19u);
     w.finish(metadata);
   }
@@ -444,7 +460,7 @@ TEST(SafetensorsWriter, HeaderWrittenLastIntoReservedRoom) {
   EXPECT_EQ(std::string(reinterpret_cast<const char *>(f.data(*f.find("b"))), 3), "xyz");
 
   SafetensorsWriter tight(dir.file("tight.safetensors"), 8);
-  tight.add("w", "U8", {1}, 1, [](Sink &sink) { sink.write("a", 1); });
+  tight.add("w", Dtype::kU8, {1}, 1, [](Sink &sink) { sink.write("a", 1); });
   EXPECT_THROW(tight.finish({}), FormatError);
 }
 
@@ -452,7 +468,8 @@ TEST(SafetensorsWriter, HeaderWrittenLastIntoReservedRoom) {
 TEST(Sink, DefaultCopyReadsTheTensorBytes) {
   TempDir dir;
   const std::string path = dir.file("src.safetensors");
-  write_safetensors(path, {}, {bytes_tensor("a", "U8", {5}, "hello"), bytes_tensor("big", "I8", {3000000}, pattern(3000000, 9))});
+  write_safetensors(path, {},
+                    {bytes_tensor("a", "U8", {5}, "hello"), bytes_tensor("big", "I8", {3000000}, pattern(3000000, 9))});
   struct StringSink : Sink {
     std::string got;
     void write(const void *data, size_t bytes) override { got.append(static_cast<const char *>(data), bytes); }
@@ -461,7 +478,8 @@ TEST(Sink, DefaultCopyReadsTheTensorBytes) {
   for (const char *name : {"a", "big"}) {
     StringSink sink;
     sink.copy(f, *f.find(name));
-    EXPECT_EQ(sink.got, std::string(reinterpret_cast<const char *>(f.data(*f.find(name))), f.find(name)->bytes())) << name;
+    EXPECT_EQ(sink.got, std::string(reinterpret_cast<const char *>(f.data(*f.find(name))), f.find(name)->bytes()))
+        << name;
   }
   // Copied through a file sink (copy_file_range) by the writer: the same bytes.
   const OutputTensor copy = passthrough_output(f, *f.find("big"));
@@ -475,7 +493,8 @@ TEST(FirstDifference, FindsTheFirstDifferingByteAcrossChunks) {
   TempDir dir;
   const int64_t n = (int64_t{9} << 20) + 5;
   const std::string data = pattern(static_cast<size_t>(n), 3);
-  write_safetensors(dir.file("a.safetensors"), {}, {bytes_tensor("empty", "U8", {0}, ""), bytes_tensor("t", "U8", {n}, data)});
+  write_safetensors(dir.file("a.safetensors"), {},
+                    {bytes_tensor("empty", "U8", {0}, ""), bytes_tensor("t", "U8", {n}, data)});
   const SafetensorsFile a(dir.file("a.safetensors"));
   const TensorEntry &t = *a.find("t");
   EXPECT_EQ(first_difference(a, *a.find("empty"), nullptr), 0u);
@@ -505,12 +524,13 @@ TEST(PackedHeaderRoom, HoldsTheHeaderOfEverySubsetOfCandidates) {
   TempDir dir;
   const std::map<std::string, std::string> metadata = {{"format", "pt"}, {"int4pack.version", "1"}};
   std::vector<PackOptions> forms(4);
-  forms[1].layout = PackedLayout::kNz;
-  forms[2].layout = PackedLayout::kNz;
+  forms[1].layout = Layout::kNz;
+  forms[2].layout = Layout::kNz;
   forms[2].int32_words = true;
   forms[3].transpose = true;
   forms[3].input = InputEncoding::kOffset8;
-  const auto check = [&](const std::string &name, const std::vector<OutputTensor> &tensors, const std::vector<bool> &may_pack) {
+  const auto check = [&](const std::string &name, const std::vector<OutputTensor> &tensors,
+                         const std::vector<bool> &may_pack) {
     SCOPED_TRACE(name);
     write_safetensors(dir.file(name), {{"format", "pt"}}, tensors);
     const SafetensorsFile f(dir.file(name));
@@ -526,9 +546,9 @@ TEST(PackedHeaderRoom, HoldsTheHeaderOfEverySubsetOfCandidates) {
           const TensorEntry &t = f.tensors()[i];
           const bool packed = may_pack[i] && ((subset >> bit++) & 1u);
           if (packed) {
-            PackedRecord record;
-            const OutputTensor out = packed_output(f, t, o, &record);
-            meta[kMetadataPrefix + t.name] = encode_record(record);
+            const CarrierLayer layer(f, t, o);
+            const PackedStorage out = packed_storage(layer.matrix(), o);
+            meta[kMetadataPrefix + t.name] = encode_record(record_of(layer, o));
             entries.push_back({t.name, out.dtype, out.shape, offset, offset + out.bytes});
             offset += out.bytes;
           } else {
@@ -541,10 +561,12 @@ TEST(PackedHeaderRoom, HoldsTheHeaderOfEverySubsetOfCandidates) {
     }
   };
   check("several.safetensors",
-        {bytes_tensor("a.weight", "I32", {16, 128}, pattern(16 * 128 * 4, 1)), bytes_tensor("b.weight", "U8", {2, 2}, pattern(4, 2)),
+        {bytes_tensor("a.weight", "I32", {16, 128}, pattern(16 * 128 * 4, 1)),
+         bytes_tensor("b.weight", "U8", {2, 2}, pattern(4, 2)),
          bytes_tensor("a.rather.long.name.for.the.scales.of.layer.zero", "F16", {16, 1}, pattern(32, 3)),
          // Sized so that the unpacked data ends at 999,800 bytes: packed NZ pads past 10^6.
-         bytes_tensor("c.weight", "I8", {2, 495762}, pattern(991524, 4)), bytes_tensor("d.weight", "I16", {3, 8}, pattern(48, 5))},
+         bytes_tensor("c.weight", "I8", {2, 495762}, pattern(991524, 4)),
+         bytes_tensor("d.weight", "I16", {3, 8}, pattern(48, 5))},
         {true, true, false, true, true});
   // One small tensor whose NZ form is far larger (4 bytes -> 512): its end offset gains digits.
   check("one.safetensors", {bytes_tensor("b.weight", "U8", {2, 2}, pattern(4, 2))}, {true});
@@ -658,7 +680,9 @@ class CarrierRange : public ::testing::Test {
     write_safetensors(dir_.file("c.safetensors"), {}, tensors);
     file_ = std::make_unique<SafetensorsFile>(dir_.file("c.safetensors"));
   }
-  bool chosen(const std::string &name, InputEncoding e) { return looks_like_int4_weight(*file_, *file_->find(name), e); }
+  bool chosen(const std::string &name, InputEncoding e) {
+    return looks_like_int4_weight(*file_, *file_->find(name), e);
+  }
   std::vector<std::string> problems(const std::string &name, InputEncoding e) {
     PackOptions o;
     o.input = e;
@@ -680,7 +704,8 @@ TEST_F(CarrierRange, SignedEdges) {
     EXPECT_TRUE(chosen(name, s)) << name;
     EXPECT_TRUE(problems(name, s).empty()) << name;
   }
-  for (const char *name : {"i32hi.weight", "i32lo.weight", "i16x.weight", "i8x.weight", "u8x.weight", "u8ff.weight", "i32min.weight"}) {
+  for (const char *name :
+       {"i32hi.weight", "i32lo.weight", "i16x.weight", "i8x.weight", "u8x.weight", "u8ff.weight", "i32min.weight"}) {
     EXPECT_FALSE(chosen(name, s)) << name;
     EXPECT_FALSE(problems(name, s).empty()) << name;
   }
@@ -711,7 +736,8 @@ TEST_F(CarrierRange, Offset8Edges) {
 
 TEST_F(CarrierRange, SignedI32NearIntMax) {
   // Regression: the range check once subtracted in int32 and overflowed here (UBSan aborted).
-  load({carrier<int32_t>("max.weight", "I32", {INT32_MAX, 0}, 2), carrier<int32_t>("max7.weight", "I32", {INT32_MAX - 7, 0}, 2)});
+  load({carrier<int32_t>("max.weight", "I32", {INT32_MAX, 0}, 2),
+        carrier<int32_t>("max7.weight", "I32", {INT32_MAX - 7, 0}, 2)});
   for (const char *name : {"max.weight", "max7.weight"}) {
     EXPECT_FALSE(chosen(name, InputEncoding::kSigned)) << name;
     EXPECT_FALSE(problems(name, InputEncoding::kSigned).empty()) << name;
@@ -729,29 +755,43 @@ TEST_F(CarrierRange, LargeTensorsAreCheckedInFull) {
   EXPECT_NE(p[0].find("element [1023, 1019] = 8"), std::string::npos) << p[0];
 }
 
+// `text` with its first `from` replaced by `to`.
+std::string replaced(std::string text, const std::string &from, const std::string &to) {
+  const size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from << " not in " << text;
+  return at == std::string::npos ? text : text.replace(at, from.size(), to);
+}
+
 TEST(PackedRecordCodec, RoundTripsAndRefusesNonsense) {
   PackedRecord r;
-  r.format = "nz";
-  r.dtype = "int32";
+  r.options.layout = Layout::kNz;
+  r.options.int32_words = true;
   r.view_shape = {16, 64};
-  r.original_dtype = "I8";
+  r.original_dtype = Dtype::kI8;
   r.original_shape = {64, 16};
-  r.transposed = true;
-  r.input = "offset8";
-  const PackedRecord back = decode_record("here", encode_record(r));
-  EXPECT_EQ(back.format, "nz");
-  EXPECT_EQ(back.dtype, "int32");
+  r.options.transpose = true;
+  r.options.input = InputEncoding::kOffset8;
+  const std::string text = encode_record(r);
+  EXPECT_NE(text.find(R"("format":"nz")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("dtype":"int32")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("original_dtype":"I8")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("input":"offset8")"), std::string::npos) << text;
+  const PackedRecord back = decode_record("here", text);
+  EXPECT_EQ(back.options.layout, Layout::kNz);
+  EXPECT_TRUE(back.options.int32_words);
   EXPECT_EQ(back.view_shape, r.view_shape);
+  EXPECT_EQ(back.original_dtype, Dtype::kI8);
   EXPECT_EQ(back.original_shape, r.original_shape);
-  EXPECT_TRUE(back.transposed);
-  EXPECT_EQ(back.input, "offset8");
+  EXPECT_TRUE(back.options.transpose);
+  EXPECT_EQ(back.options.input, InputEncoding::kOffset8);
   EXPECT_THROW(decode_record("here", "not json"), FormatError);
   EXPECT_THROW(decode_record("here", R"({"format":"nd"})"), FormatError);
-  r.format = "zz";
-  EXPECT_THROW(decode_record("here", encode_record(r)), FormatError);
-  r.format = "nd";
-  r.original_shape = {16, 64};  // not the transpose of view_shape
-  EXPECT_THROW(decode_record("here", encode_record(r)), FormatError);
+  EXPECT_THROW(decode_record("here", replaced(text, R"("format":"nz")", R"("format":"zz")")), FormatError);
+  EXPECT_THROW(decode_record("here", replaced(text, R"("original_dtype":"I8")", R"("original_dtype":"F16")")),
+               FormatError);
+  // not the transpose of view_shape
+  EXPECT_THROW(decode_record("here", replaced(text, R"("original_shape":[64,16])", R"("original_shape":[16,64])")),
+               FormatError);
 }
 
 }  // namespace

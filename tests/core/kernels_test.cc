@@ -6,19 +6,25 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <tuple>
 #include <vector>
 
-#include "core/pack.h"
-#include "kernels/kernels.h"
+#include "engine/pack.h"
+#include "engine/settings.h"
+#include "kernels/isa.h"
 #include "kernels/reference.h"
 
 namespace int4pack {
 namespace {
+
+using engine::pack_rows_if_in_range_with;
+using engine::pack_with;
+using engine::StreamedPack;
+using engine::unpack_with;
 
 constexpr uint8_t kSentinel = 0xA5;
 
@@ -36,7 +42,7 @@ std::vector<int32_t> random_values(MatrixShape s, uint32_t seed, bool full_int32
 
 std::vector<uint8_t> reference_pack(const std::vector<int32_t> &src, MatrixShape shape, PackedLayout layout) {
   std::vector<uint8_t> out(packed_bytes(shape, layout), kSentinel);
-  reference::pack({shape, layout, src.data(), out.data()});
+  reference::pack(src.data(), shape, layout, out.data());
   return out;
 }
 
@@ -59,31 +65,35 @@ class AlignedOutput {
 
 // Every ISA compiled in; the ones this CPU lacks are reported as skipped, not silently dropped.
 std::vector<std::string> compiled_isa_names() {
-  const kernels::IsaSupport *isas = nullptr;
+  const kernels::Isa *isas = nullptr;
   const int n = kernels::compiled_isas(&isas);
   std::vector<std::string> names;
-  for (int i = 0; i < n; ++i) names.push_back(isas[i].table->isa);
+  for (int i = 0; i < n; ++i) names.push_back(isas[i].name);
   return names;
 }
 
-const kernels::KernelTable &require_isa(const std::string &isa) {
-  const kernels::KernelTable *k = kernels::find_supported(isa);
-  if (k == nullptr) {
-    static const kernels::KernelTable none{};
+// The pack kernels of a supported ISA; a table of nulls for one this CPU lacks (see SKIP_IF_UNSUPPORTED).
+const kernels::PackKernels &require_isa(const std::string &isa) {
+  const kernels::Isa *found = kernels::find_supported(isa);
+  if (found == nullptr) {
+    static const kernels::PackKernels none{};
     return none;
   }
-  return *k;
+  return *found->pack;
 }
 
+// The engine run on that ISA's kernels with `threads` threads.
+engine::Run run_on(const std::string &isa, int threads) { return {kernels::find_supported(isa), threads}; }
+
 #define SKIP_IF_UNSUPPORTED(table, isa) \
-  if ((table).isa == nullptr) GTEST_SKIP() << "this CPU does not support " << (isa)
+  if ((table).pack_nd == nullptr) GTEST_SKIP() << "this CPU does not support " << (isa)
 
 using KernelCase = std::tuple<std::string, PackedLayout, bool>;  // isa, layout, streaming stores
 
 class KernelsVsReference : public ::testing::TestWithParam<KernelCase> {
  protected:
   // Runs the kernel over the whole matrix, in one call or in `pieces` disjoint calls as threads would.
-  void run_pack(const kernels::KernelTable &k, const std::vector<int32_t> &src, uint8_t *dst, MatrixShape shape,
+  void run_pack(const kernels::PackKernels &k, const std::vector<int32_t> &src, uint8_t *dst, MatrixShape shape,
                 int pieces) {
     const auto [isa, layout, streaming] = GetParam();
     if (layout == PackedLayout::kNd) {
@@ -109,7 +119,7 @@ class KernelsVsReference : public ::testing::TestWithParam<KernelCase> {
 
 TEST_P(KernelsVsReference, PackMatchesReferenceOverEdgeShapes) {
   const auto [isa, layout, streaming] = GetParam();
-  const kernels::KernelTable &k = require_isa(isa);
+  const kernels::PackKernels &k = require_isa(isa);
   SKIP_IF_UNSUPPORTED(k, isa);
   uint32_t seed = 1;
   for (int64_t rows : kRows) {
@@ -126,7 +136,7 @@ TEST_P(KernelsVsReference, PackMatchesReferenceOverEdgeShapes) {
 
 TEST_P(KernelsVsReference, PackInDisjointPiecesMatchesReference) {
   const auto [isa, layout, streaming] = GetParam();
-  const kernels::KernelTable &k = require_isa(isa);
+  const kernels::PackKernels &k = require_isa(isa);
   SKIP_IF_UNSUPPORTED(k, isa);
   for (MatrixShape shape : {MatrixShape{97, 514}, MatrixShape{130, 66}, MatrixShape{257, 130}}) {
     const auto src = random_values(shape, static_cast<uint32_t>(shape.rows));
@@ -142,7 +152,7 @@ TEST_P(KernelsVsReference, PackInDisjointPiecesMatchesReference) {
 // Output addresses that are not 16/32/64-byte aligned take the head/tail paths of the wide stores.
 TEST_P(KernelsVsReference, PackToMisalignedOutput) {
   const auto [isa, layout, streaming] = GetParam();
-  const kernels::KernelTable &k = require_isa(isa);
+  const kernels::PackKernels &k = require_isa(isa);
   SKIP_IF_UNSUPPORTED(k, isa);
   const MatrixShape shape{33, 258};
   const auto src = random_values(shape, 5);
@@ -159,7 +169,7 @@ TEST_P(KernelsVsReference, PackToMisalignedOutput) {
 
 TEST_P(KernelsVsReference, OutOfRangeValuesAreMaskedLikeCann) {
   const auto [isa, layout, streaming] = GetParam();
-  const kernels::KernelTable &k = require_isa(isa);
+  const kernels::PackKernels &k = require_isa(isa);
   SKIP_IF_UNSUPPORTED(k, isa);
   const MatrixShape shape{17, 258};
   const auto src = random_values(shape, 7, true);
@@ -170,7 +180,7 @@ TEST_P(KernelsVsReference, OutOfRangeValuesAreMaskedLikeCann) {
 
 TEST_P(KernelsVsReference, UnpackInvertsPack) {
   const auto [isa, layout, streaming] = GetParam();
-  const kernels::KernelTable &k = require_isa(isa);
+  const kernels::PackKernels &k = require_isa(isa);
   SKIP_IF_UNSUPPORTED(k, isa);
   for (int64_t rows : kRows) {
     for (int64_t cols : kCols) {
@@ -193,8 +203,7 @@ TEST_P(KernelsVsReference, UnpackInvertsPack) {
 
 INSTANTIATE_TEST_SUITE_P(EveryIsa, KernelsVsReference,
                          ::testing::Combine(::testing::ValuesIn(compiled_isa_names()),
-                                            ::testing::Values(PackedLayout::kNd, PackedLayout::kNz),
-                                            ::testing::Bool()),
+                                            ::testing::Values(PackedLayout::kNd, PackedLayout::kNz), ::testing::Bool()),
                          [](const ::testing::TestParamInfo<KernelCase> &info) {
                            return std::get<0>(info.param) +
                                   (std::get<1>(info.param) == PackedLayout::kNd ? "_nd" : "_nz") +
@@ -208,18 +217,18 @@ class EngineThreads : public ::testing::TestWithParam<EngineCase> {};
 
 TEST_P(EngineThreads, PackAndUnpackMatchReference) {
   const auto [isa, layout, threads] = GetParam();
-  const kernels::KernelTable &k = require_isa(isa);
+  const kernels::PackKernels &k = require_isa(isa);
   SKIP_IF_UNSUPPORTED(k, isa);
   // 1.1 MB to 8.6 MB of input: several pieces per thread count, and past the streaming-store threshold.
   for (MatrixShape shape : {MatrixShape{1041, 258}, MatrixShape{17, 16642}, MatrixShape{2063, 1042}}) {
     SCOPED_TRACE(std::to_string(shape.rows) + "x" + std::to_string(shape.cols));
     const auto src = random_values(shape, static_cast<uint32_t>(shape.cols));
     AlignedOutput got(packed_bytes(shape, layout));
-    pack_with({shape, layout, src.data(), got.data()}, k, threads);
+    pack_with({shape, layout, src.data(), got.data()}, run_on(isa, threads));
     const auto want = reference_pack(src, shape, layout);
     ASSERT_EQ(got.bytes(), want);
     std::vector<int32_t> back(src.size(), 0x5A5A5A5A);
-    unpack_with({shape, layout, got.data(), back.data()}, k, threads);
+    unpack_with({shape, layout, got.data(), back.data()}, run_on(isa, threads));
     ASSERT_EQ(back, src);
   }
 }
@@ -240,10 +249,10 @@ INSTANTIATE_TEST_SUITE_P(EveryIsaAndThreadCount, EngineThreads,
 // anywhere is not.
 TEST_P(EngineThreads, CheckedPacksMatchReferenceAndRefuseOutOfRange) {
   const auto [isa, layout, threads] = GetParam();
-  const kernels::KernelTable &k = require_isa(isa);
+  const kernels::PackKernels &k = require_isa(isa);
   SKIP_IF_UNSUPPORTED(k, isa);
-  const std::vector<MatrixShape> shapes = {{1, 2}, {15, 64}, {16, 66}, {17, 130}, {65, 258}, {1041, 258}, {17, 16642},
-                                           {2063, 1042}};
+  const std::vector<MatrixShape> shapes = {{1, 2},    {15, 64},    {16, 66},    {17, 130},
+                                           {65, 258}, {1041, 258}, {17, 16642}, {2063, 1042}};
   for (MatrixShape shape : shapes) {
     SCOPED_TRACE(std::to_string(shape.rows) + "x" + std::to_string(shape.cols));
     auto src = random_values(shape, static_cast<uint32_t>(shape.rows + shape.cols));
@@ -260,10 +269,12 @@ TEST_P(EngineThreads, CheckedPacksMatchReferenceAndRefuseOutOfRange) {
       return buffer;
     };
     AlignedOutput got(want.size());
-    ASSERT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, in_place(src), k, threads), StreamedPack::kPacked);
+    ASSERT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, in_place(src), run_on(isa, threads)),
+              StreamedPack::kPacked);
     ASSERT_EQ(got.bytes(), want);
     AlignedOutput again(want.size());
-    ASSERT_EQ(pack_rows_if_in_range_with(shape, layout, again.data(), -8, copied, k, threads), StreamedPack::kPacked);
+    ASSERT_EQ(pack_rows_if_in_range_with(shape, layout, again.data(), -8, copied, run_on(isa, threads)),
+              StreamedPack::kPacked);
     ASSERT_EQ(again.bytes(), want);
     EXPECT_EQ(rows_read.load(), shape.rows) << "every row read exactly once";
     // One value just outside, at the first, a middle and the last element, on either side of the range.
@@ -272,10 +283,11 @@ TEST_P(EngineThreads, CheckedPacksMatchReferenceAndRefuseOutOfRange) {
       for (int32_t bad : {-9, 8, INT32_MIN, INT32_MAX}) {
         const int32_t kept = src[static_cast<size_t>(at)];
         src[static_cast<size_t>(at)] = bad;
-        EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, in_place(src), k, threads),
+        EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, in_place(src), run_on(isa, threads)),
                   StreamedPack::kOutOfRange)
             << at << " " << bad;
-        EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, copied, k, threads), StreamedPack::kOutOfRange)
+        EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, copied, run_on(isa, threads)),
+                  StreamedPack::kOutOfRange)
             << at << " " << bad;
         src[static_cast<size_t>(at)] = kept;
       }
@@ -283,14 +295,15 @@ TEST_P(EngineThreads, CheckedPacksMatchReferenceAndRefuseOutOfRange) {
     // The offset-8 range [0, 15]: the same values shifted up by 8 fit it, and not the signed one.
     std::vector<int32_t> shifted(src);
     for (auto &v : shifted) v += 8;
-    EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), 0, in_place(shifted), k, threads),
+    EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), 0, in_place(shifted), run_on(isa, threads)),
               StreamedPack::kPacked);
     const bool any_above_7 = std::any_of(shifted.begin(), shifted.end(), [](int32_t v) { return v > 7; });
-    EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, in_place(shifted), k, threads),
+    EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, in_place(shifted), run_on(isa, threads)),
               any_above_7 ? StreamedPack::kOutOfRange : StreamedPack::kPacked);
     // A source that fails ends the pack with kSourceFailed.
     const RowSource broken = [](int64_t, int64_t, int32_t *) -> const int32_t * { return nullptr; };
-    EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, broken, k, threads), StreamedPack::kSourceFailed);
+    EXPECT_EQ(pack_rows_if_in_range_with(shape, layout, got.data(), -8, broken, run_on(isa, threads)),
+              StreamedPack::kSourceFailed);
   }
 }
 
@@ -300,7 +313,7 @@ class RangeKernel : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RangeKernel, FitsInt4MatchesDefinition) {
   const std::string isa = GetParam();
-  const kernels::KernelTable &k = require_isa(isa);
+  const kernels::PackKernels &k = require_isa(isa);
   SKIP_IF_UNSUPPORTED(k, isa);
   for (int32_t low : {-8, 0}) {
     for (int64_t n : {0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100}) {
@@ -321,10 +334,10 @@ INSTANTIATE_TEST_SUITE_P(EveryIsa, RangeKernel, ::testing::ValuesIn(compiled_isa
                          [](const ::testing::TestParamInfo<std::string> &info) { return info.param; });
 
 TEST(Dispatch, ScalarIsAlwaysSupportedAndListedLast) {
-  const kernels::IsaSupport *isas = nullptr;
+  const kernels::Isa *isas = nullptr;
   const int n = kernels::compiled_isas(&isas);
   ASSERT_GE(n, 1);
-  EXPECT_STREQ(isas[n - 1].table->isa, "scalar");
+  EXPECT_STREQ(isas[n - 1].name, "scalar");
   EXPECT_TRUE(isas[n - 1].supported);
 }
 
@@ -332,21 +345,21 @@ TEST(Dispatch, ScalarIsAlwaysSupportedAndListedLast) {
 // tests/CMakeLists.txt), and this checks the choice was honoured.
 TEST(Dispatch, ActiveTableFollowsInt4packIsa) {
   const char *forced = std::getenv("INT4PACK_ISA");
-  const kernels::KernelTable *active = kernels::active_kernels();
+  const kernels::Isa *active = engine::active_isa();
   if (forced == nullptr || *forced == '\0') {
     ASSERT_NE(active, nullptr);
-    const kernels::IsaSupport *isas = nullptr;
+    const kernels::Isa *isas = nullptr;
     kernels::compiled_isas(&isas);
     int best = 0;
     while (!isas[best].supported) ++best;
-    EXPECT_EQ(active, isas[best].table) << "the best supported table is the default";
+    EXPECT_EQ(active, &isas[best]) << "the best supported table is the default";
   } else if (kernels::find_supported(forced) != nullptr) {
     ASSERT_NE(active, nullptr);
-    EXPECT_STREQ(active->isa, forced);
+    EXPECT_STREQ(active->name, forced);
   } else {
     EXPECT_EQ(active, nullptr);
-    EXPECT_NE(kernels::isa_error().find(forced), std::string::npos) << kernels::isa_error();
-    EXPECT_FALSE(engine_error().empty());
+    EXPECT_NE(engine::settings_error().find(forced), std::string::npos) << engine::settings_error();
+    EXPECT_FALSE(engine::settings_error().empty());
   }
 }
 
@@ -354,11 +367,11 @@ TEST(Dispatch, ActiveTableFollowsInt4packIsa) {
 TEST(EnginePack, SpecWorkedExample) {
   const std::vector<int32_t> w = {1, -2, 3, -4, 5, -6, 7, -8, 0, 1, 2, 3, 4, 5, 6, 7};
   std::vector<uint8_t> nd(8, kSentinel);
-  pack({{2, 8}, PackedLayout::kNd, w.data(), nd.data()});
+  ASSERT_TRUE(pack({w.data(), IntType::kInt32, {2, 8}, {}}, Layout::kNd, nd.data(), nd.size()));
   EXPECT_EQ(nd, (std::vector<uint8_t>{0xE1, 0xC3, 0xA5, 0x87, 0x10, 0x32, 0x54, 0x76}));
 
   std::vector<uint8_t> nz(512, kSentinel);
-  pack({{2, 8}, PackedLayout::kNz, w.data(), nz.data()});
+  ASSERT_TRUE(pack({w.data(), IntType::kInt32, {2, 8}, {}}, Layout::kNz, nz.data(), nz.size()));
   std::vector<uint8_t> want(512, 0);
   for (int j = 0; j < 4; ++j) {
     want[j] = nd[j];
@@ -371,19 +384,19 @@ TEST(EnginePack, ReferenceSpecSingleValueExample) {
   std::vector<int32_t> w(18 * 66, 0);
   w[17 * 66 + 65] = 5;
   std::vector<uint8_t> nz(2048, kSentinel);
-  reference::pack({{18, 66}, PackedLayout::kNz, w.data(), nz.data()});
+  reference::pack(w.data(), {18, 66}, PackedLayout::kNz, nz.data());
   for (size_t i = 0; i < nz.size(); ++i) ASSERT_EQ(nz[i], i == 1568 ? 0x50 : 0x00) << i;
 }
 
 TEST(EngineSettings, ThreadCountCanBeSetAndReset) {
-  const int initial = thread_count();
+  const int initial = engine::thread_count();
   EXPECT_GE(initial, 1);
-  EXPECT_TRUE(set_thread_count(3));
-  EXPECT_EQ(thread_count(), 3);
-  EXPECT_FALSE(set_thread_count(-1));
-  EXPECT_EQ(thread_count(), 3);
-  EXPECT_TRUE(set_thread_count(0));
-  EXPECT_EQ(thread_count(), initial);
+  EXPECT_TRUE(engine::set_thread_count(3));
+  EXPECT_EQ(engine::thread_count(), 3);
+  EXPECT_FALSE(engine::set_thread_count(-1));
+  EXPECT_EQ(engine::thread_count(), 3);
+  EXPECT_TRUE(engine::set_thread_count(0));
+  EXPECT_EQ(engine::thread_count(), initial);
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 // Layout math: sizes, storage shapes and NZ offsets, checked against the spec's figures.
+#include "core/layout.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
-
-#include "core/layout.h"
 
 namespace int4pack {
 namespace {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build into a fresh prefix and builds the CANN-style example against it twice, as CANN users
 # build: with the plain compiler line and with the sample's CMake (ASCEND_PATH=PREFIX). Runs both and
-# checks the packed bytes they print. Also compiles the headers as C and links a C program.
+# checks the packed bytes they print. Also compiles the headers as C and links a C program, and builds a
+# C++ program on the engine's installed C++ API (libint4pack).
 set -euo pipefail
 build=$(cd "$1" && pwd)
 src=$(cd "$2" && pwd)
@@ -13,7 +14,8 @@ mkdir -p "$work"
 cmake --install "$build" --prefix "$prefix" >/dev/null
 for f in include/acl/acl.h include/acl/acl_base.h include/acl/acl_rt.h include/aclnn/acl_meta.h \
          include/aclnn/aclnn_base.h include/aclnnop/aclnn_convert_weight_to_int4_pack.h \
-         include/aclnnop/aclnn_int4_pack_to_weight.h lib64/libascendcl.so lib64/libnnopbase.so lib64/libopapi_nn.so; do
+         include/aclnnop/aclnn_int4_pack_to_weight.h include/int4pack/settings.h include/int4pack/engine.h \
+         lib64/libascendcl.so lib64/libnnopbase.so lib64/libopapi_nn.so lib64/libint4pack.so; do
   [ -e "$prefix/$f" ] || { echo "missing from the install: $f"; exit 1; }
 done
 
@@ -47,4 +49,8 @@ echo "== C"
 cc -std=c99 -Wall -Wextra -Werror "$src/tests/install/c_api.c" -I "$prefix/include" -L "$prefix/lib64" \
    -lascendcl -lnnopbase -lopapi_nn -o "$work/c_api"
 LD_LIBRARY_PATH="$prefix/lib64" "$work/c_api"
+echo "== the engine's C++ API"
+c++ -std=c++17 -Wall -Wextra -Werror "$src/tests/install/engine_api.cpp" -I "$prefix/include" -L "$prefix/lib64" \
+    -lint4pack -o "$work/engine_api"
+LD_LIBRARY_PATH="$prefix/lib64" "$work/engine_api"
 echo "installed example: OK"

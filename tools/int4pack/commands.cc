@@ -2,25 +2,23 @@
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <map>
-#include <optional>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <set>
 
-#include "core/pack.h"
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/int4_tensors.h"
+#include "int4pack/engine.h"
 #include "session.h"
 
 namespace int4pack::tool {
 namespace {
 
-namespace fs = std::filesystem;
 using checkpoint::Checkpoint;
 using checkpoint::OutputTensor;
 using checkpoint::PackedRecord;
-using checkpoint::shape_text;
 using checkpoint::SafetensorsFile;
+using checkpoint::shape_text;
 using checkpoint::TensorEntry;
 using Json = nlohmann::ordered_json;
 
@@ -30,16 +28,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 void apply_threads(const Common &common) {
   if (common.threads < 0) throw UsageError("--threads must be >= 1");
-  if (!engine_error().empty()) throw UsageError(engine_error());
-  set_thread_count(common.threads);
-}
-
-std::regex compile(const std::string &pattern, const char *option) {
-  try {
-    return std::regex(pattern, std::regex::ECMAScript);
-  } catch (const std::regex_error &e) {
-    throw UsageError(std::string(option) + " '" + pattern + "' is not a valid regular expression: " + e.what());
-  }
+  if (const Result status = engine_status(); !status) throw UsageError(status.message);
+  set_num_threads(common.threads);
 }
 
 const std::string *record_of(const SafetensorsFile &file, const TensorEntry &t) {
@@ -47,24 +37,21 @@ const std::string *record_of(const SafetensorsFile &file, const TensorEntry &t) 
   return it == file.metadata().end() ? nullptr : &it->second;
 }
 
-// The rest of an output checkpoint directory beside its shards: the index, rewritten for `tensor_bytes`
-// of tensor data, and the other files (config, tokenizer), copied. Nothing for a single file.
-void write_directory_rest(const Checkpoint &in, const std::string &staging, uint64_t tensor_bytes) {
-  if (!in.is_directory) return;
-  if (!in.index_name.empty()) {
-    const std::string index = checkpoint::rewrite_index(in.index_text, tensor_bytes);
-    const std::string path = (fs::path(staging) / in.index_name).string();
-    std::FILE *f = std::fopen(path.c_str(), "wb");
-    const bool ok = f != nullptr && std::fwrite(index.data(), 1, index.size(), f) == index.size();
-    if (f != nullptr && std::fclose(f) != 0) throw checkpoint::IoError(path + ": cannot write");
-    if (!ok) throw checkpoint::IoError(path + ": cannot write");
-  }
-  for (const std::string &name : in.other_files) {
-    throw_if_interrupted();
-    std::error_code ec;
-    fs::copy(fs::path(in.path) / name, fs::path(staging) / name,
-             fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
-    if (ec) throw checkpoint::IoError((fs::path(in.path) / name).string() + ": cannot copy: " + ec.message());
+std::string packed_as(const PackedRecord &r) {
+  return std::string(r.options.int32_words ? "int32" : "int4") + " " + (r.options.layout == Layout::kNz ? "nz" : "nd");
+}
+
+// Every OutputTensor of `tensors`, wrapped to stop on interruption and to advance `session`.
+void track(std::vector<OutputTensor> &tensors, Session &session) {
+  for (OutputTensor &t : tensors) {
+    auto inner = std::move(t.write);
+    const uint64_t bytes = t.source_bytes;
+    t.write = [inner = std::move(inner), bytes, &session](checkpoint::Sink &sink) {
+      session.check();
+      inner(sink);
+      session.check();
+      session.advance(bytes);
+    };
   }
 }
 
@@ -73,7 +60,8 @@ void write_directory_rest(const Checkpoint &in, const std::string &staging, uint
 // data written.
 template <typename MakeShard>
 uint64_t write_checkpoint(const Checkpoint &in, const std::string &output, const Common &common, MakeShard make) {
-  OutputTransaction out(output, in.is_directory, common.force);
+  Session session(!common.quiet && !common.json);
+  checkpoint::OutputTransaction out(output, in.is_directory, common.force, session);
   std::vector<std::vector<OutputTensor>> shards(in.shards.size());
   std::vector<std::map<std::string, std::string>> metadata(in.shards.size());
   uint64_t total = 0;  // tensor bytes written
@@ -85,194 +73,68 @@ uint64_t write_checkpoint(const Checkpoint &in, const std::string &output, const
       to_read += t.source_bytes;
     }
   }
-  Progress progress(in.tensor_count(), to_read, !common.quiet && !common.json);
+  session.begin(in.tensor_count(), to_read);
   for (size_t s = 0; s < in.shards.size(); ++s) {
-    track(shards[s], progress);
-    const std::string path = in.is_directory ? (fs::path(out.staging()) / in.shard_names[s]).string() : out.staging();
-    will_write(path);
+    track(shards[s], session);
+    const std::string path = checkpoint::shard_output_path(in, out.staging(), s);
+    session.writing(path, false);
     checkpoint::write_safetensors(path, metadata[s], shards[s], common.sync);
   }
-  write_directory_rest(in, out.staging(), total);
-  throw_if_interrupted();
+  checkpoint::write_directory_rest(in, out.staging(), total, session);
+  session.check();
   out.commit();
-  progress.finish();
+  session.finish();
   return total;
 }
 
-// What a tensor of the input may become, from its header entry alone.
-enum class Role {
-  kPassThrough,
-  kCandidate,      // default selection: packed when every value is in the int4 range, else passed through
-  kChosen,         // matched --include: packed, and anything in the way is a problem
-  kAlreadyPacked,  // carries an int4pack record: a problem
-};
-
 }  // namespace
 
-int convert(const ConvertRequest &request, const Common &common) {
+int convert(checkpoint::ConvertRequest request, const Common &common) {
   const auto start = std::chrono::steady_clock::now();
   apply_threads(common);
-  refuse_existing_output(request.output, common.force);  // before reading anything
-  const Checkpoint in = checkpoint::open_checkpoint(request.input);
-  std::optional<std::regex> include, exclude;
-  if (!request.include.empty()) include = compile(request.include, "--include");
-  if (!request.exclude.empty()) exclude = compile(request.exclude, "--exclude");
-  const checkpoint::PackOptions &options = request.options;
-
-  // From the headers: what each tensor may become, and whether a problem is certain already.
-  std::vector<std::vector<Role>> roles(in.shards.size());
-  bool failing = false;  // a problem is known: from then on every tensor is checked and nothing is written
-  uint64_t candidates = 0;
-  for (size_t s = 0; s < in.shards.size(); ++s) {
-    const SafetensorsFile &file = *in.shards[s];
-    for (const TensorEntry &t : file.tensors()) {
-      Role role = Role::kPassThrough;
-      if (record_of(file, t) != nullptr) {
-        role = Role::kAlreadyPacked;
-        failing = true;
-      } else if (exclude && std::regex_search(t.name, *exclude)) {
-        role = Role::kPassThrough;
-      } else if (include) {
-        if (std::regex_search(t.name, *include)) {
-          role = Role::kChosen;
-          if (!checkpoint::check_tensor(file, t, options, /*values_known_in_range=*/true).empty()) failing = true;
-        }
-      } else if (checkpoint::could_be_int4_weight(t)) {
-        role = Role::kCandidate;
-      }
-      if (role == Role::kChosen || role == Role::kCandidate) ++candidates;
-      roles[s].push_back(role);
-    }
+  request.force = common.force;
+  request.sync = common.sync;
+  Session session(!common.quiet && !common.json);
+  const checkpoint::ConvertReport report = checkpoint::convert_checkpoint(request, session);
+  if (!report.problems.empty()) {
+    for (const std::string &p : report.problems) std::fprintf(stderr, "int4pack: %s\n", p.c_str());
+    std::fprintf(stderr, "int4pack: %zu problem%s found; nothing was written\n", report.problems.size(),
+                 report.problems.size() == 1 ? "" : "s");
+    return 1;
   }
-  const auto nothing_to_pack = [&] {
-    return UsageError("no tensor to pack in " + request.input +
-                      (include ? " (none matches --include)"
-                               : " (none is a 2-D integer '...weight' tensor with every value in the int4 range; "
-                                 "--include selects tensors by name)"));
-  };
-  if (candidates == 0 && !failing) throw nothing_to_pack();
-
-  // One pass over the data. Each selected tensor is checked and packed in the same read and written to
-  // the temporary output; the first problem stops the writing, every later tensor is still checked, and
-  // then all problems are reported and the temporary output removed: nothing appears at OUT unless every
-  // tensor passed. (A first pass that only checked would read the whole checkpoint twice.)
-  std::optional<OutputTransaction> out;
-  if (!failing) out.emplace(request.output, in.is_directory, common.force);
-  uint64_t tensor_bytes = 0;
-  for (const auto &shard : in.shards) {
-    for (const TensorEntry &t : shard->tensors()) tensor_bytes += t.bytes();
-  }
-  Progress progress(in.tensor_count(), tensor_bytes, !common.quiet && !common.json);
-  std::vector<std::string> problems;
-  const auto report = [&](std::vector<std::string> found) {
-    problems.insert(problems.end(), found.begin(), found.end());
-  };
-  Json packed_list = Json::array();
-  uint64_t count = 0, carrier_bytes = 0, packed_bytes_out = 0, written = 0;
-  for (size_t s = 0; s < in.shards.size(); ++s) {
-    const SafetensorsFile &file = *in.shards[s];
-    std::map<std::string, std::string> meta = file.metadata();
-    meta["int4pack.version"] = "1";
-    std::unique_ptr<checkpoint::SafetensorsWriter> writer;
-    if (!failing) {
-      const std::string path = in.is_directory ? (fs::path(out->staging()) / in.shard_names[s]).string() : out->staging();
-      will_write(path);
-      std::vector<bool> may_pack;
-      for (Role r : roles[s]) may_pack.push_back(r == Role::kCandidate || r == Role::kChosen);
-      writer = std::make_unique<checkpoint::SafetensorsWriter>(
-          path, checkpoint::packed_header_room(file, may_pack, options, meta), common.sync);
-    }
-    const auto pass_through = [&](const TensorEntry &t) {
-      if (failing) return;
-      const OutputTensor copy = checkpoint::passthrough_output(file, t);
-      writer->add(copy.name, copy.dtype, copy.shape, copy.bytes, copy.write);
-    };
-    // Packs t when every value is in range: true, and written. False when a value is not.
-    const auto try_pack = [&](const TensorEntry &t) {
-      const uint8_t *bytes = checkpoint::pack_if_in_range(file, t, options);
-      if (bytes == nullptr) return false;
-      PackedRecord record;
-      const OutputTensor packed = checkpoint::packed_output(file, t, options, &record);
-      file.release(t);
-      writer->add(packed.name, packed.dtype, packed.shape, packed.bytes,
-                  [bytes, n = packed.bytes](checkpoint::Sink &sink) { sink.write(bytes, n); });
-      meta[checkpoint::kMetadataPrefix + t.name] = checkpoint::encode_record(record);
-      ++count;
-      carrier_bytes += t.bytes();
-      packed_bytes_out += packed.bytes;
-      packed_list.push_back({{"name", t.name}, {"shape", t.shape}, {"dtype", t.dtype},
-                             {"packed_as", record.dtype + " " + record.format}, {"stored_dtype", packed.dtype},
-                             {"stored_shape", packed.shape}, {"bytes_in", t.bytes()}, {"bytes_out", packed.bytes}});
-      return true;
-    };
-    for (size_t i = 0; i < file.tensors().size(); ++i) {
-      const TensorEntry &t = file.tensors()[i];
-      throw_if_interrupted();
-      switch (roles[s][i]) {
-        case Role::kAlreadyPacked:
-          problems.push_back(file.path() + ": tensor '" + t.name + "' is already packed by int4pack");
-          break;
-        case Role::kPassThrough:
-          pass_through(t);
-          break;
-        case Role::kChosen:
-          if (failing || !try_pack(t)) {
-            report(checkpoint::check_tensor(file, t, options));  // names the elements out of range
-            failing = true;
-          }
-          break;
-        case Role::kCandidate: {
-          // Header problems (alignment) count only for a tensor the selection takes: all values in range.
-          const auto header_problems = checkpoint::check_tensor(file, t, options, /*values_known_in_range=*/true);
-          if (!header_problems.empty()) {
-            if (checkpoint::looks_like_int4_weight(file, t, options.input)) {
-              report(header_problems);
-              failing = true;
-            } else {
-              pass_through(t);
-            }
-          } else if (!failing && !try_pack(t)) {
-            pass_through(t);  // a value out of range: not an int4 weight, so not selected
-          }
-          break;
-        }
-      }
-      file.release(t);
-      progress.advance(t.bytes());
-    }
-    if (!failing) {
-      writer->finish(meta);
-      written += writer->data_bytes();
-    }
-  }
-  if (failing) {
-    for (const std::string &p : problems) std::fprintf(stderr, "int4pack: %s\n", p.c_str());
-    std::fprintf(stderr, "int4pack: %zu problem%s found; nothing was written\n", problems.size(),
-                 problems.size() == 1 ? "" : "s");
-    return 1;  // `out`, uncommitted, removes the temporary output
-  }
-  if (count == 0) throw nothing_to_pack();
-  write_directory_rest(in, out->staging(), written);
-  throw_if_interrupted();
-  out->commit();
-  progress.finish();
-
   const double seconds = seconds_since(start);
+  const uint64_t count = report.packed.size();
   if (common.json) {
+    Json packed_list = Json::array();
+    for (const checkpoint::PackedTensor &p : report.packed) {
+      packed_list.push_back({{"name", p.name},
+                             {"shape", p.shape},
+                             {"dtype", checkpoint::dtype_name(p.dtype)},
+                             {"packed_as", packed_as(p.record)},
+                             {"stored_dtype", checkpoint::dtype_name(p.storage.dtype)},
+                             {"stored_shape", p.storage.shape},
+                             {"bytes_in", p.bytes_in},
+                             {"bytes_out", p.storage.bytes}});
+    }
     const Json summary = {{"command", "convert"},
                           {"input", request.input},
                           {"output", request.output},
                           {"packed_count", count},
-                          {"passed_through_count", in.tensor_count() - count},
-                          {"input_file_bytes", in.total_bytes()},
-                          {"output_tensor_bytes", written},
+                          {"passed_through_count", report.tensor_count - count},
+                          {"input_file_bytes", report.input_file_bytes},
+                          {"output_tensor_bytes", report.output_tensor_bytes},
                           {"seconds", seconds},
                           {"packed", packed_list}};
     std::printf("%s\n", summary.dump(2).c_str());
   } else if (!common.quiet) {
+    uint64_t carrier_bytes = 0, packed_bytes = 0;
+    for (const checkpoint::PackedTensor &p : report.packed) {
+      carrier_bytes += p.bytes_in;
+      packed_bytes += p.storage.bytes;
+    }
     std::printf("packed %llu of %llu tensors (%.3f GB of carriers -> %.3f GB packed) in %.2f s into %s\n",
-                static_cast<unsigned long long>(count), static_cast<unsigned long long>(in.tensor_count()),
-                carrier_bytes / 1e9, packed_bytes_out / 1e9, seconds, request.output.c_str());
+                static_cast<unsigned long long>(count), static_cast<unsigned long long>(report.tensor_count),
+                carrier_bytes / 1e9, packed_bytes / 1e9, seconds, request.output.c_str());
   }
   return 0;
 }
@@ -280,7 +142,7 @@ int convert(const ConvertRequest &request, const Common &common) {
 int unpack(const std::string &input, const std::string &output, const Common &common) {
   const auto start = std::chrono::steady_clock::now();
   apply_threads(common);
-  refuse_existing_output(output, common.force);
+  checkpoint::refuse_existing_output(output, common.force);
   const Checkpoint in = checkpoint::open_checkpoint(input);
   // Read every record before writing anything.
   std::vector<std::map<std::string, PackedRecord>> records(in.shards.size());
@@ -294,22 +156,27 @@ int unpack(const std::string &input, const std::string &output, const Common &co
     }
   }
   if (count == 0) throw UsageError(input + " holds no tensor packed by int4pack");
-  const uint64_t written = write_checkpoint(in, output, common, [&](size_t s, std::map<std::string, std::string> *meta) {
-    const SafetensorsFile &file = *in.shards[s];
-    for (const auto &[key, value] : file.metadata()) {
-      if (key.rfind(checkpoint::kMetadataPrefix, 0) != 0 && key != "int4pack.version") (*meta)[key] = value;
-    }
-    std::vector<OutputTensor> tensors;
-    for (const TensorEntry &t : file.tensors()) {
-      auto it = records[s].find(t.name);
-      tensors.push_back(it == records[s].end() ? checkpoint::passthrough_output(file, t)
-                                               : checkpoint::unpacked_output(file, t, it->second));
-    }
-    return tensors;
-  });
+  const uint64_t written =
+      write_checkpoint(in, output, common, [&](size_t s, std::map<std::string, std::string> *meta) {
+        const SafetensorsFile &file = *in.shards[s];
+        for (const auto &[key, value] : file.metadata()) {
+          if (key.rfind(checkpoint::kMetadataPrefix, 0) != 0 && key != "int4pack.version") (*meta)[key] = value;
+        }
+        std::vector<OutputTensor> tensors;
+        for (const TensorEntry &t : file.tensors()) {
+          auto it = records[s].find(t.name);
+          tensors.push_back(it == records[s].end() ? checkpoint::passthrough_output(file, t)
+                                                   : checkpoint::unpacked_output(file, t, it->second));
+        }
+        return tensors;
+      });
   if (common.json) {
-    std::printf("%s\n", Json({{"command", "unpack"}, {"input", input}, {"output", output}, {"unpacked_count", count},
-                               {"output_tensor_bytes", written}, {"seconds", seconds_since(start)}})
+    std::printf("%s\n", Json({{"command", "unpack"},
+                              {"input", input},
+                              {"output", output},
+                              {"unpacked_count", count},
+                              {"output_tensor_bytes", written},
+                              {"seconds", seconds_since(start)}})
                             .dump(2)
                             .c_str());
   } else if (!common.quiet) {
@@ -360,28 +227,33 @@ int verify(const std::string &original_path, const std::string &packed_path, con
       if (text != nullptr) {
         const PackedRecord r = checkpoint::decode_record(pf.path() + ": tensor '" + pt.name + "'", *text);
         if (r.original_dtype != t.dtype || r.original_shape != t.shape) {
-          report(t.name, "MISMATCH", "record says " + r.original_dtype + " " + shape_text(r.original_shape) +
-                                         ", the original is " + t.dtype + " " + shape_text(t.shape));
+          report(t.name, "MISMATCH",
+                 std::string("record says ") + checkpoint::dtype_name(r.original_dtype) + " " +
+                     shape_text(r.original_shape) + ", the original is " + checkpoint::dtype_name(t.dtype) + " " +
+                     shape_text(t.shape));
           continue;
         }
-        const std::vector<std::string> problems = checkpoint::check_tensor(*shard, t, r.options(), true);
-        const uint8_t *expected = problems.empty() ? checkpoint::pack_if_in_range(*shard, t, r.options()) : nullptr;
+        const std::vector<std::string> problems = checkpoint::check_tensor(*shard, t, r.options, true);
+        const uint8_t *expected = problems.empty() ? checkpoint::pack_if_in_range(*shard, t, r.options) : nullptr;
         if (expected == nullptr) {
-          report(t.name, "MISMATCH", "the original cannot be packed as recorded: " +
-                                         (problems.empty() ? "a value lies outside the int4 range" : problems[0]));
+          report(t.name, "MISMATCH",
+                 "the original cannot be packed as recorded: " +
+                     (problems.empty() ? "a value lies outside the int4 range" : problems[0]));
           continue;
         }
-        const uint64_t expected_bytes = checkpoint::packed_tensor_bytes(t, r.options());
+        const uint64_t expected_bytes = checkpoint::packed_storage({r.view_shape[0], r.view_shape[1]}, r.options).bytes;
         if (expected_bytes != pt.bytes()) {
-          report(t.name, "MISMATCH", std::to_string(pt.bytes()) + " bytes instead of " + std::to_string(expected_bytes));
+          report(t.name, "MISMATCH",
+                 std::to_string(pt.bytes()) + " bytes instead of " + std::to_string(expected_bytes));
           continue;
         }
         first = checkpoint::first_difference(pf, pt, expected);
         ++packed_count;
       } else {
         if (pt.dtype != t.dtype || pt.shape != t.shape) {
-          report(t.name, "MISMATCH", pt.dtype + " " + shape_text(pt.shape) + " instead of " + t.dtype + " " +
-                                         shape_text(t.shape));
+          report(t.name, "MISMATCH",
+                 std::string(checkpoint::dtype_name(pt.dtype)) + " " + shape_text(pt.shape) + " instead of " +
+                     checkpoint::dtype_name(t.dtype) + " " + shape_text(t.shape));
           continue;
         }
         first = checkpoint::first_difference(*shard, t, pf, pt);
@@ -397,8 +269,12 @@ int verify(const std::string &original_path, const std::string &packed_path, con
     if (!seen.count(name)) report(name, "EXTRA", "not in " + original_path);
   }
   if (common.json) {
-    std::printf("%s\n", Json({{"command", "verify"}, {"original", original_path}, {"packed", packed_path},
-                               {"packed_tensors_checked", packed_count}, {"failures", failures}, {"tensors", results}})
+    std::printf("%s\n", Json({{"command", "verify"},
+                              {"original", original_path},
+                              {"packed", packed_path},
+                              {"packed_tensors_checked", packed_count},
+                              {"failures", failures},
+                              {"tensors", results}})
                             .dump(2)
                             .c_str());
   } else {
@@ -419,14 +295,19 @@ int inspect(const std::string &input, const Common &common) {
       std::string packed_as;
       if (const std::string *text = record_of(file, t)) {
         const PackedRecord r = checkpoint::decode_record(file.path() + ": tensor '" + t.name + "'", *text);
-        packed_as = r.dtype + " " + r.format + " of " + r.original_dtype + " " + shape_text(r.original_shape) +
-                    (r.transposed ? " transposed" : "") + (r.input == "offset8" ? " offset8" : "");
+        packed_as = tool::packed_as(r) + " of " + checkpoint::dtype_name(r.original_dtype) + " " +
+                    shape_text(r.original_shape) + (r.options.transpose ? " transposed" : "") +
+                    (r.options.input == checkpoint::InputEncoding::kOffset8 ? " offset8" : "");
       }
-      list.push_back({{"shard", in.shard_names[s]}, {"name", t.name}, {"dtype", t.dtype}, {"shape", t.shape},
-                      {"bytes", t.bytes()}, {"packed", packed_as}});
+      list.push_back({{"shard", in.shard_names[s]},
+                      {"name", t.name},
+                      {"dtype", checkpoint::dtype_name(t.dtype)},
+                      {"shape", t.shape},
+                      {"bytes", t.bytes()},
+                      {"packed", packed_as}});
       if (!common.json) {
-        std::printf("%-48s %-5s %-22s %12llu  %s\n", t.name.c_str(), t.dtype.c_str(), shape_text(t.shape).c_str(),
-                    static_cast<unsigned long long>(t.bytes()), packed_as.c_str());
+        std::printf("%-48s %-5s %-22s %12llu  %s\n", t.name.c_str(), checkpoint::dtype_name(t.dtype),
+                    shape_text(t.shape).c_str(), static_cast<unsigned long long>(t.bytes()), packed_as.c_str());
       }
     }
   }

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "checkpoint/int4_tensors.h"
+#include "checkpoint/convert.h"
 
 namespace int4pack::tool {
 
@@ -16,13 +16,7 @@ struct Common {
   bool sync = true;    // make output durable (fdatasync) before renaming it into place
 };
 
-struct ConvertRequest {
-  std::string input, output;
-  checkpoint::PackOptions options;
-  std::string include, exclude;  // ECMAScript regular expressions; empty: not given
-};
-
-int convert(const ConvertRequest &request, const Common &common);
+int convert(checkpoint::ConvertRequest request, const Common &common);
 int unpack(const std::string &input, const std::string &output, const Common &common);
 int verify(const std::string &original, const std::string &packed, const Common &common);
 int inspect(const std::string &input, const Common &common);

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "checkpoint/safetensors.h"
+#include "checkpoint/safetensors_writer.h"
 #include "commands.h"
 
 namespace int4pack::tool {
@@ -20,10 +20,11 @@ namespace fs = std::filesystem;
 using checkpoint::OutputTensor;
 using checkpoint::Sink;
 
-OutputTensor make_tensor(std::string name, std::string dtype, std::vector<int64_t> shape, std::vector<uint8_t> bytes) {
+OutputTensor make_tensor(std::string name, checkpoint::Dtype dtype, std::vector<int64_t> shape,
+                         std::vector<uint8_t> bytes) {
   OutputTensor t;
   t.name = std::move(name);
-  t.dtype = std::move(dtype);
+  t.dtype = dtype;
   t.shape = std::move(shape);
   t.bytes = bytes.size();
   t.write = [bytes = std::move(bytes)](Sink &sink) { sink.write(bytes.data(), bytes.size()); };
@@ -38,7 +39,7 @@ OutputTensor int4_weight(const std::string &name, int64_t rows, int64_t cols, st
     const uint32_t v = static_cast<uint32_t>(dist(gen));
     for (int b = 0; b < 4; ++b) bytes[i + b] = static_cast<uint8_t>(v >> (8 * b));
   }
-  return make_tensor(name, "I32", {rows, cols}, std::move(bytes));
+  return make_tensor(name, checkpoint::Dtype::kI32, {rows, cols}, std::move(bytes));
 }
 
 // float -> IEEE binary16, round to nearest; the demo's values are all normal halves.
@@ -61,7 +62,7 @@ OutputTensor fp16(const std::string &name, std::vector<int64_t> shape, float lo,
     bytes[i] = static_cast<uint8_t>(h);
     bytes[i + 1] = static_cast<uint8_t>(h >> 8);
   }
-  return make_tensor(name, "F16", std::move(shape), std::move(bytes));
+  return make_tensor(name, checkpoint::Dtype::kF16, std::move(shape), std::move(bytes));
 }
 
 void write_text(const fs::path &path, const std::string &text) {
@@ -108,7 +109,8 @@ fs::path write_synthetic_checkpoint(const fs::path &dir) {
   }
   nlohmann::ordered_json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
   write_text(dir / "model.safetensors.index.json", index.dump(2) + "\n");
-  write_text(dir / "config.json", "{\"model_type\": \"synthetic-w4\", \"hidden_size\": 512, \"num_hidden_layers\": 4}\n");
+  write_text(dir / "config.json",
+             "{\"model_type\": \"synthetic-w4\", \"hidden_size\": 512, \"num_hidden_layers\": 4}\n");
   write_text(dir / "tokenizer.json", "{\"version\": \"1.0\", \"model\": {\"type\": \"BPE\"}}\n");
   return dir;
 }
@@ -127,15 +129,16 @@ int demo(const std::string &directory, const Common &common) {
   const fs::path packed = root / "w4-int4-nz";
   Common quiet = common;
   quiet.force = true;
-  std::printf("1. wrote a synthetic W4 checkpoint (4 layers, int4 weights in int32 carriers, fp16 scales, 2 shards):\n"
-              "   %s\n",
-              original.c_str());
+  std::printf(
+      "1. wrote a synthetic W4 checkpoint (4 layers, int4 weights in int32 carriers, fp16 scales, 2 shards):\n"
+      "   %s\n",
+      original.c_str());
   std::printf("2. int4pack convert %s %s --format nz --dtype int4\n   ", original.c_str(), packed.c_str());
   std::fflush(stdout);
-  ConvertRequest request;
+  checkpoint::ConvertRequest request;
   request.input = original.string();
   request.output = packed.string();
-  request.options.layout = PackedLayout::kNz;
+  request.options.layout = Layout::kNz;
   if (int rc = convert(request, quiet); rc != 0) return rc;
   std::printf("3. int4pack verify %s %s\n   ", original.c_str(), packed.c_str());
   std::fflush(stdout);

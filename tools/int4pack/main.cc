@@ -3,14 +3,14 @@
 #include <cstdio>
 #include <exception>
 
-#include "checkpoint/safetensors.h"
 #include "commands.h"
 #include "session.h"
 
 int main(int argc, char **argv) {
   using namespace int4pack;
-  CLI::App app{"int4pack: pack int4 weights of safetensors checkpoints for Ascend (CANN's aclnnConvertWeightToINT4Pack, "
-               "offline)"};
+  CLI::App app{
+      "int4pack: pack int4 weights of safetensors checkpoints for Ascend (CANN's aclnnConvertWeightToINT4Pack, "
+      "offline)"};
   app.require_subcommand(1);
   tool::Common common;
   const auto add_common = [&common](CLI::App *sub, bool writes) {
@@ -19,13 +19,14 @@ int main(int argc, char **argv) {
     sub->add_option("--threads", common.threads, "threads for packing (default: all CPUs)")->check(CLI::Range(1, 1024));
     if (writes) {
       sub->add_flag("--force", common.force, "replace OUT if it exists");
-      sub->add_flag_callback("--no-sync", [&common] { common.sync = false; },
-                             "rename OUT into place without first waiting for it to reach the disk (faster; a power "
-                             "failure soon after may then leave it incomplete)");
+      sub->add_flag_callback(
+          "--no-sync", [&common] { common.sync = false; },
+          "rename OUT into place without first waiting for it to reach the disk (faster; a power "
+          "failure soon after may then leave it incomplete)");
     }
   };
 
-  tool::ConvertRequest request;
+  checkpoint::ConvertRequest request;
   std::string format = "nd", dtype = "int4", input_encoding = "signed";
   CLI::App *convert = app.add_subcommand("convert", "pack a .safetensors file or a sharded checkpoint directory");
   convert->add_option("IN", request.input, "input .safetensors file or checkpoint directory")->required();
@@ -35,7 +36,8 @@ int main(int argc, char **argv) {
       ->check(CLI::IsMember({"int4", "int32"}));
   convert->add_option("--include", request.include, "pack the tensors whose name matches REGEX");
   convert->add_option("--exclude", request.exclude, "never pack the tensors whose name matches REGEX");
-  convert->add_flag("--transpose", request.options.transpose, "pack the transposed matrix: (k, n) from a stored (n, k)");
+  convert->add_flag("--transpose", request.options.transpose,
+                    "pack the transposed matrix: (k, n) from a stored (n, k)");
   convert->add_option("--input", input_encoding, "signed [-8, 7], or offset8: unsigned [0, 15] with zero point 8")
       ->check(CLI::IsMember({"signed", "offset8"}));
   add_common(convert, true);
@@ -60,7 +62,7 @@ int main(int argc, char **argv) {
   add_common(demo, false);
 
   CLI11_PARSE(app, argc, argv);
-  request.options.layout = format == "nz" ? PackedLayout::kNz : PackedLayout::kNd;
+  request.options.layout = format == "nz" ? Layout::kNz : Layout::kNd;
   request.options.int32_words = dtype == "int32";
   request.options.input =
       input_encoding == "offset8" ? checkpoint::InputEncoding::kOffset8 : checkpoint::InputEncoding::kSigned;

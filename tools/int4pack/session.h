@@ -1,5 +1,6 @@
-// What every int4pack subcommand shares: interruption (SIGINT/SIGTERM), output that appears whole or not
-// at all, progress on a terminal, and the shape of a run's summary.
+// What every int4pack subcommand shares: interruption (SIGINT/SIGTERM), clean-up when the process must
+// die where it cannot unwind (SIGBUS), and progress on a terminal; all of it as the checkpoint library's
+// Observer.
 #ifndef INT4PACK_TOOLS_SESSION_H_
 #define INT4PACK_TOOLS_SESSION_H_
 
@@ -7,9 +8,9 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
-#include "checkpoint/checkpoint.h"
+#include "checkpoint/output.h"
+#include "checkpoint/safetensors.h"
 
 namespace int4pack::tool {
 
@@ -20,57 +21,31 @@ struct Interrupted : std::runtime_error {
   int signal;
 };
 // A problem with what the user asked for (exit 1, one clear line each).
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using checkpoint::UsageError;
 
 // SIGINT/SIGTERM set a flag (see throw_if_interrupted); SIGBUS (a mapped input truncated) removes the
 // output being written and exits 1; SIGXFSZ is ignored so that a file size limit fails a write instead.
 void install_signal_handlers();
-// Registers a file about to be written inside an OutputTransaction's staging area, for SIGBUS clean-up.
-void will_write(const std::string &path);
 void throw_if_interrupted();
-// UsageError when `output` exists and --force was not given (checked again at the rename).
-void refuse_existing_output(const std::string &output, bool force);
 
-// Output written under a temporary name next to the destination and renamed into place by commit().
-// Until then, and whenever the object is destroyed without a commit (error, interruption), nothing
-// exists at the destination that was not there before, and the temporary is removed.
-class OutputTransaction {
+// The tool's observer of a library call: a one-line progress bar on stderr (only when it is a terminal
+// and `enabled`), interruption between tensors, and the files a SIGBUS must remove.
+class Session : public checkpoint::Observer {
  public:
-  OutputTransaction(std::string destination, bool directory, bool force);
-  ~OutputTransaction();
-  OutputTransaction(const OutputTransaction &) = delete;
-  OutputTransaction &operator=(const OutputTransaction &) = delete;
-
-  // Where to write: the temporary file, or the temporary directory.
-  const std::string &staging() const { return staging_; }
-  void commit();
-
- private:
-  std::string destination_;
-  std::string staging_;
-  bool directory_;
-  bool force_;
-  bool committed_ = false;
-};
-
-// A one-line progress bar on stderr, only when it is a terminal and not --quiet.
-class Progress {
- public:
-  Progress(uint64_t tensors, uint64_t bytes, bool enabled);
-  void advance(uint64_t bytes);  // one tensor done, `bytes` of input read for it
-  void finish();
+  explicit Session(bool progress);
+  void begin(uint64_t tensors, uint64_t bytes) override;
+  void advance(uint64_t bytes) override;
+  void finish() override;
+  void check() override { throw_if_interrupted(); }
+  void writing(const std::string &path, bool directory) override;
+  void done_writing() override;
 
  private:
   void draw(bool force);
-  uint64_t total_tensors_, total_bytes_, done_tensors_ = 0, done_bytes_ = 0;
+  uint64_t total_tensors_ = 0, total_bytes_ = 0, done_tensors_ = 0, done_bytes_ = 0;
   bool enabled_;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
-
-// Every OutputTensor of `tensors`, wrapped to stop on interruption and to advance `progress`.
-void track(std::vector<checkpoint::OutputTensor> &tensors, Progress &progress);
 
 }  // namespace int4pack::tool
 

@@ -1,8 +1,8 @@
-// aclnnConvertWeightToINT4Pack: phase 1 checks and captures a PackPlan; phase 2 runs it on the stream.
+// aclnnConvertWeightToINT4Pack: phase 1 checks and captures the pack; phase 2 runs it on the stream.
 #include "aclnnop/aclnn_convert_weight_to_int4_pack.h"
-#include "core/pack.h"
+#include "int4pack/engine.h"
+#include "ops/common/int4_pair.h"
 #include "ops/executor.h"
-#include "ops/int4_pack_checks.h"
 
 namespace {
 
@@ -19,15 +19,23 @@ aclnnStatus aclnnConvertWeightToINT4PackGetWorkspaceSize(const aclTensor *weight
   const aclnnStatus status =
       ops::check_int4_pair({kPhase1, "weight", "weightInt4Pack", false}, weight, weightInt4Pack, &pair);
   if (status != ACLNN_SUCCESS) return status;
-  const PackPlan plan{pair.shape, pair.layout, static_cast<const int32_t *>(pair.carrier_data),
-                      static_cast<uint8_t *>(pair.packed_data)};
+  IntArray values;
+  values.data = pair.carrier_data;
+  values.shape = pair.shape;
+  PackOptions unchecked;
+  unchecked.check = false;  // CANN masks with 0xF and cannot see the data before the stream runs
   return ops::publish_executor(
-      kPhase1, [plan] { pack(plan); }, workspaceSize, executor);
+      kPhase1,
+      [values, pair, unchecked](void *) -> aclError {
+        return pack(values, pair.layout, pair.packed_data, pair.packed_bytes, unchecked) ? ACL_SUCCESS
+                                                                                         : ACL_ERROR_INTERNAL_ERROR;
+      },
+      0, workspaceSize, executor);
 }
 
-aclnnStatus aclnnConvertWeightToINT4Pack(void * /*workspace*/, uint64_t /*workspaceSize*/, aclOpExecutor *executor,
+aclnnStatus aclnnConvertWeightToINT4Pack(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor,
                                          aclrtStream stream) {
-  return int4pack::ops::launch_executor("aclnnConvertWeightToINT4Pack", executor, stream);
+  return int4pack::ops::launch_executor("aclnnConvertWeightToINT4Pack", executor, workspace, workspaceSize, stream);
 }
 
 }  // extern "C"

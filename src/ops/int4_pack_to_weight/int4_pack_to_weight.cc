@@ -1,8 +1,8 @@
 // aclnnInt4PackToWeight (int4pack extension): the inverse of aclnnConvertWeightToINT4Pack.
 #include "aclnnop/aclnn_int4_pack_to_weight.h"
-#include "core/pack.h"
+#include "int4pack/engine.h"
+#include "ops/common/int4_pair.h"
 #include "ops/executor.h"
-#include "ops/int4_pack_checks.h"
 
 namespace {
 
@@ -18,15 +18,21 @@ aclnnStatus aclnnInt4PackToWeightGetWorkspaceSize(const aclTensor *packed, aclTe
   ops::Int4Pair pair;
   const aclnnStatus status = ops::check_int4_pair({kPhase1, "weight", "packed", true}, weight, packed, &pair);
   if (status != ACLNN_SUCCESS) return status;
-  const UnpackPlan plan{pair.shape, pair.layout, static_cast<const uint8_t *>(pair.packed_data),
-                        static_cast<int32_t *>(pair.carrier_data)};
+  const size_t values = static_cast<size_t>(pair.shape[0] * pair.shape[1]);
   return ops::publish_executor(
-      kPhase1, [plan] { unpack(plan); }, workspaceSize, executor);
+      kPhase1,
+      [pair, values](void *) -> aclError {
+        return unpack(pair.packed_data, pair.packed_bytes, pair.shape, pair.layout,
+                      static_cast<int32_t *>(pair.carrier_data), values)
+                   ? ACL_SUCCESS
+                   : ACL_ERROR_INTERNAL_ERROR;
+      },
+      0, workspaceSize, executor);
 }
 
-aclnnStatus aclnnInt4PackToWeight(void * /*workspace*/, uint64_t /*workspaceSize*/, aclOpExecutor *executor,
+aclnnStatus aclnnInt4PackToWeight(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor,
                                   aclrtStream stream) {
-  return int4pack::ops::launch_executor("aclnnInt4PackToWeight", executor, stream);
+  return int4pack::ops::launch_executor("aclnnInt4PackToWeight", executor, workspace, workspaceSize, stream);
 }
 
 }  // extern "C"

@@ -1,10 +1,13 @@
 // The checks shared by aclnnConvertWeightToINT4Pack and its inverse: an INT32 carrier matrix on one side,
 // its packed INT4/INT32, ND/FRACTAL_NZ form on the other. Order and status codes follow CANN's operator.
-#ifndef INT4PACK_OPS_INT4_PACK_CHECKS_H_
-#define INT4PACK_OPS_INT4_PACK_CHECKS_H_
+#ifndef INT4PACK_OPS_COMMON_INT4_PAIR_H_
+#define INT4PACK_OPS_COMMON_INT4_PAIR_H_
+
+#include <cstdint>
+#include <vector>
 
 #include "aclnn/aclnn_base.h"
-#include "core/layout.h"
+#include "int4pack/engine.h"
 
 namespace int4pack::ops {
 
@@ -15,12 +18,13 @@ struct PairNames {
   bool packed_first;    // the packed tensor is the operator's first argument (checks follow argument order)
 };
 
-// What the checks establish, ready for a PackPlan / UnpackPlan.
+// What the checks establish, ready for the engine's pack / unpack.
 struct Int4Pair {
-  MatrixShape shape;  // of the carrier: rows x cols int4 values
-  PackedLayout layout = PackedLayout::kNd;
+  std::vector<int64_t> shape;  // of the carrier: (rows, cols) int4 values
+  Layout layout = Layout::kNd;
   void *carrier_data = nullptr;  // first element of the carrier's view
   void *packed_data = nullptr;   // first byte of the packed encoding
+  size_t packed_bytes = 0;
 };
 
 // Runs every check in order; on the first failure records a message naming the argument, the rule and
@@ -29,4 +33,4 @@ aclnnStatus check_int4_pair(const PairNames &names, const aclTensor *carrier, co
 
 }  // namespace int4pack::ops
 
-#endif  // INT4PACK_OPS_INT4_PACK_CHECKS_H_
+#endif  // INT4PACK_OPS_COMMON_INT4_PAIR_H_

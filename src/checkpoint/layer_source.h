@@ -1,0 +1,52 @@
+// A quantized linear layer as a checkpoint format stores it, decoded into what the operator consumes.
+//
+// Every input format plugs in here: it finds its layers in a checkpoint and, for each, yields the (k, n)
+// matrix of signed int4 values (k = input features, n = output features) row by row through the engine's
+// RowSource, its quantization parameters, and the source tensors the layer replaces. The converter packs
+// the rows (one read of each source tensor, checked on the way) and writes what the format yields. Today's
+// implementation is the int32/int16/int8/uint8 carrier of one value per element (carrier_layer.h).
+#ifndef INT4PACK_CHECKPOINT_LAYER_SOURCE_H_
+#define INT4PACK_CHECKPOINT_LAYER_SOURCE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "checkpoint/packed_record.h"
+#include "checkpoint/safetensors.h"
+#include "core/layout.h"
+#include "int4pack/engine.h"
+
+namespace int4pack::checkpoint {
+
+// How a layer's int4 values map back to real weights: W[c][j] = (Qs[c][j] - zero[g][j]) * scale[g][j]
+// with g = c / group_size. Carriers hold none (their scales, if any, are ordinary tensors).
+struct QuantParams {
+  int64_t group_size = 0;            // input rows per group; 0: a single group over all of k, or none
+  std::vector<float> scales;         // (G, n), row-major; empty: none
+  std::vector<int32_t> zero_points;  // (G, n), signed; empty: symmetric
+};
+
+class QuantizedLayerSource {
+ public:
+  virtual ~QuantizedLayerSource() = default;
+
+  // The packed weight's name in the output.
+  virtual const std::string &name() const = 0;
+  // The int4 matrix: rows() x cols() = k x n.
+  virtual MatrixShape matrix() const = 0;
+  // Its rows as signed int4 values, for int4pack::pack_rows: a value outside [-8, 7] makes the pack
+  // fail with kRange. The source returns null when it cannot read (the engine calls it from its threads,
+  // where nothing may be thrown); read_error() then says why.
+  virtual RowSource rows() const = 0;
+  virtual IoError read_error() const = 0;
+  virtual QuantParams params() const { return {}; }
+  // The source tensors the layer replaces in the output (they are not written).
+  virtual std::vector<const TensorEntry *> consumed() const = 0;
+  // The part of the record that says what the layer was made from (original dtype and shape, ...).
+  virtual void describe(PackedRecord *record) const = 0;
+};
+
+}  // namespace int4pack::checkpoint
+
+#endif  // INT4PACK_CHECKPOINT_LAYER_SOURCE_H_
