@@ -116,16 +116,16 @@ void expect_bytes(const char *what, const uint8_t *got, const std::vector<uint8_
 // The api path: a typed, strided view of g matrices whose logical values are `values` (g x rows x cols).
 void fuzz_api(fuzz::Input &in, const std::vector<int32_t> &values, int64_t groups, MatrixShape shape,
               PackedLayout layout) {
-  static constexpr int4pack::IntType kTypes[] = {int4pack::IntType::kInt32, int4pack::IntType::kInt16,
-                                                 int4pack::IntType::kInt8, int4pack::IntType::kUint8};
+  static constexpr int4pack::ElementType kTypes[] = {int4pack::ElementType::kInt32, int4pack::ElementType::kInt16,
+                                                     int4pack::ElementType::kInt8, int4pack::ElementType::kUint8};
   const uint8_t how = in.u8();
-  const int4pack::IntType type = kTypes[how % 4];
+  const int4pack::ElementType type = kTypes[how % 4];
   const bool transposed = (how & 4) != 0;  // stored as (g, cols, rows)
   const int64_t pad = (how >> 3) % 3;      // extra elements after each stored row
   int4pack::PackOptions options;
   options.check = (how & 32) != 0;
   options.zero_point = (how & 64) != 0 ? 8 : 0;
-  const size_t esize = type == int4pack::IntType::kInt32 ? 4 : type == int4pack::IntType::kInt16 ? 2 : 1;
+  const size_t esize = type == int4pack::ElementType::kInt32 ? 4 : type == int4pack::ElementType::kInt16 ? 2 : 1;
   const int64_t stored_rows = transposed ? shape.cols : shape.rows;
   const int64_t stored_cols = (transposed ? shape.rows : shape.cols) + pad;
   const int64_t matrix_elems = stored_rows * stored_cols;
@@ -142,13 +142,13 @@ void fuzz_api(fuzz::Input &in, const std::vector<int32_t> &values, int64_t group
         const int32_t v = values[at];
         int64_t held = 0;
         switch (type) {
-          case int4pack::IntType::kInt16:
+          case int4pack::ElementType::kInt16:
             held = static_cast<int16_t>(v);
             break;
-          case int4pack::IntType::kInt8:
+          case int4pack::ElementType::kInt8:
             held = static_cast<int8_t>(v);
             break;
-          case int4pack::IntType::kUint8:
+          case int4pack::ElementType::kUint8:
             held = static_cast<uint8_t>(v);
             break;
           default:
@@ -162,7 +162,7 @@ void fuzz_api(fuzz::Input &in, const std::vector<int32_t> &values, int64_t group
       }
     }
   }
-  int4pack::IntArray view;
+  int4pack::Array view;
   view.data = base;
   view.type = type;
   view.shape =

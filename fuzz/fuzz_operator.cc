@@ -1,16 +1,17 @@
 // fuzz_operator: hostile tensor descriptors for aclnnConvertWeightToINT4Pack and aclnnInt4PackToWeight.
 //
-// The input describes a (carrier, packed) pair: ranks 0-6, dims with 0, negatives and values whose products
-// overflow int64, strides, offsets, dtypes and formats (any int), storage shapes, NULL pointers for dims,
-// strides, data or the tensor itself. Either raw, or a valid pair with a few fields mutated (so that
-// phase 1 accepts often enough for phase 2 to be exercised). Data buffers are allocated before phase 1,
-// exactly as large as each descriptor's storage shape declares (ASan sees anything past them); a
-// descriptor whose storage needs more than kMaxBuffer gets a NULL data pointer.
+// The input describes a (carrier, packed) pair (a matrix or a (g, k, n) stack of them): ranks 0-6, dims with 0,
+// negatives and values whose products overflow int64, strides, offsets, dtypes and formats (any int), storage shapes,
+// NULL pointers for dims, strides, data or the tensor itself. Either raw, or a valid pair with a few fields mutated (so
+// that phase 1 accepts often enough for phase 2 to be exercised). Data buffers are allocated before phase 1, exactly as
+// large as each descriptor's storage shape declares (ASan sees anything past them); a descriptor whose storage needs
+// more than kMaxBuffer gets a NULL data pointer.
 //
 // Acceptable: phase 1 fails with a documented status (161001, 161002, 561003) and sets a message; or it
 // succeeds, the descriptors obey the documented rules, and after phase 2 and aclrtSynchronizeStream the
 // output region holds exactly reference::pack / reference::unpack of the input, nothing outside it changed
 // and the input is unchanged. A valid pair that phase 1 refuses is a finding too.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +23,7 @@
 #include "aclnnop/aclnn_convert_weight_to_int4_pack.h"
 #include "aclnnop/aclnn_int4_pack_to_weight.h"
 #include "core/layout.h"
+#include "fuzz_acl.h"
 #include "fuzz_common.h"
 #include "kernels/reference.h"
 
@@ -132,34 +134,44 @@ Desc raw_desc(fuzz::Input &in) {
   return d;
 }
 
-// A pair the documented rules accept: carrier (dim0, dim1) INT32 ND; packed INT4/INT32, ND/NZ.
+// A pair the documented rules accept: carrier (dim0, dim1), or a (g, dim0, dim1) stack, INT32 ND; packed
+// INT4/INT32, ND/NZ.
 void valid_pair(fuzz::Input &in, Desc *carrier, Desc *packed) {
   const uint8_t f = in.u8();
   const bool int4_out = f & 1;
   const bool nz = f & 2;
   const int64_t dim0 = 1 + in.u8() % 40;
   const int64_t dim1 = (int4_out ? 2 : 8) * (1 + in.u8() % (int4_out ? 80 : 20));
+  const uint8_t stack = in.u8();
+  const int64_t groups = stack % 4 == 3 ? 1 + (stack / 4) % 3 : 0;  // 0: a plain matrix
+  const int64_t values = std::max<int64_t>(groups, 1) * dim0 * dim1;
   carrier->view = {dim0, dim1};
   carrier->dtype = kInt32;
   carrier->format = kNd;
   carrier->offset = (f & 4) ? in.u8() % 9 : 0;
-  carrier->storage = (f & 8) ? std::vector<int64_t>{carrier->offset + dim0 * dim1}
-                             : std::vector<int64_t>{dim0 + (carrier->offset + dim1 - 1) / dim1, dim1};
-  if (f & 16) {
-    carrier->null_strides = false;
-    carrier->strides = contiguous(carrier->view);
-  }
+  carrier->storage = (f & 8) ? std::vector<int64_t>{carrier->offset + values}
+                             : std::vector<int64_t>{values / dim1 + (carrier->offset + dim1 - 1) / dim1, dim1};
   packed->dtype = int4_out ? kInt4 : kInt32;
   packed->format = nz ? kNz : kNd;
   packed->view = {dim0, int4_out ? dim1 : dim1 / 8};
   if (nz) {
     const auto s = int4pack::nz_storage_shape(MatrixShape{dim0, dim1}, int4_out ? 1 : 8);
     packed->storage.assign(s.begin(), s.end());
+    if (groups > 0) packed->storage.insert(packed->storage.begin(), groups);
   } else {
     packed->offset = (f & 32) ? 2 * (in.u8() % 9) : 0;
     const int64_t cols = packed->view[1];
-    packed->storage = (f & 64) ? std::vector<int64_t>{packed->offset + dim0 * cols}
-                               : std::vector<int64_t>{dim0 + (packed->offset + cols - 1) / cols, cols};
+    const int64_t elems = values / dim1 * cols;
+    packed->storage = (f & 64) ? std::vector<int64_t>{packed->offset + elems}
+                               : std::vector<int64_t>{elems / cols + (packed->offset + cols - 1) / cols, cols};
+  }
+  if (groups > 0) {
+    carrier->view.insert(carrier->view.begin(), groups);
+    packed->view.insert(packed->view.begin(), groups);
+  }
+  if (f & 16) {
+    carrier->null_strides = false;
+    carrier->strides = contiguous(carrier->view);
   }
   if (f & 128) {
     packed->null_strides = false;
@@ -234,16 +246,20 @@ bool documented_valid(const Desc &c, const Desc &p) {
   for (const Desc *d : {&c, &p}) {
     if ((d->null_view && !d->view.empty()) || (d->null_storage && !d->storage.empty())) return false;
   }
-  if (c.dtype != kInt32 || c.format != kNd || c.view.size() != 2) return false;
+  const size_t rank = c.view.size();
+  if (c.dtype != kInt32 || c.format != kNd || (rank != 2 && rank != 3)) return false;
   if (p.dtype != kInt4 && p.dtype != kInt32) return false;
   if (p.format != kNd && p.format != kNz) return false;
   const bool int4_out = p.dtype == kInt4;
-  const int64_t dim0 = c.view[0];
-  const int64_t dim1 = c.view[1];
-  if (dim0 <= 0 || dim1 <= 0 || dim1 % (int4_out ? 2 : 8) != 0) return false;
-  if (p.view != std::vector<int64_t>{dim0, int4_out ? dim1 : dim1 / 8}) return false;
+  const int64_t groups = rank == 3 ? c.view[0] : 1;
+  const int64_t dim0 = c.view[rank - 2];
+  const int64_t dim1 = c.view[rank - 1];
+  if (groups <= 0 || dim0 <= 0 || dim1 <= 0 || dim1 % (int4_out ? 2 : 8) != 0) return false;
+  std::vector<int64_t> packed_view{dim0, int4_out ? dim1 : dim1 / 8};
+  if (rank == 3) packed_view.insert(packed_view.begin(), groups);
+  if (p.view != packed_view) return false;
   int64_t product;
-  if (__builtin_mul_overflow(dim0, dim1, &product)) return false;
+  if (__builtin_mul_overflow(dim0, dim1, &product) || __builtin_mul_overflow(product, groups, &product)) return false;
   // Contiguity of the origin-format (ND) tensors: strides of dims other than 1 are row-major.
   for (const Desc *d : {&c, &p}) {
     if (d->format != kNd || d->null_strides || d->strides.size() != d->view.size()) continue;
@@ -254,7 +270,9 @@ bool documented_valid(const Desc &c, const Desc &p) {
   }
   if (p.format == kNz) {
     const auto s = int4pack::nz_storage_shape(MatrixShape{dim0, dim1}, int4_out ? 1 : 8);
-    if (p.storage != std::vector<int64_t>(s.begin(), s.end()) || p.offset != 0) return false;
+    std::vector<int64_t> storage(s.begin(), s.end());
+    if (rank == 3) storage.insert(storage.begin(), groups);
+    if (p.storage != storage || p.offset != 0) return false;
   }
   for (const Desc *d : {&c, &p}) {
     if (d->offset < 0) return false;
@@ -323,10 +341,7 @@ std::string text(const Desc &d) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int *, char ***) {
-  if (aclInit(nullptr) != ACL_SUCCESS || aclrtSetDevice(0) != ACL_SUCCESS ||
-      aclrtCreateStream(&g_stream) != ACL_SUCCESS) {
-    fuzz::finding("aclInit / aclrtSetDevice / aclrtCreateStream failed: %s", aclGetRecentErrMsg());
-  }
+  g_stream = fuzz::open_stream();
   return 0;
 }
 
@@ -390,13 +405,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size) {
       fuzz::finding("aclrtSynchronizeStream failed: %s", aclGetRecentErrMsg());
     }
 
-    // Where the operator must have read and written, from the descriptors alone.
-    const MatrixShape shape{carrier.view[0], carrier.view[1]};
+    // Where the operator must have read and written, from the descriptors alone: a stack is its matrices
+    // one after another, each packed in its own blocks.
+    const size_t rank = carrier.view.size();
+    const int64_t groups = rank == 3 ? carrier.view[0] : 1;
+    const MatrixShape shape{carrier.view[rank - 2], carrier.view[rank - 1]};
     const PackedLayout layout = packed.format == kNz ? PackedLayout::kNz : PackedLayout::kNd;
     const size_t packed_off = static_cast<size_t>(packed.dtype == kInt4 ? packed.offset / 2 : packed.offset * 4);
     const size_t carrier_off = static_cast<size_t>(carrier.offset) * 4;
-    const size_t pbytes = int4pack::packed_bytes(shape, layout);
-    const size_t cbytes = static_cast<size_t>(shape.rows * shape.cols) * 4;
+    const size_t matrix_pbytes = int4pack::packed_bytes(shape, layout);
+    const size_t matrix_cbytes = static_cast<size_t>(shape.rows * shape.cols) * 4;
+    const size_t pbytes = matrix_pbytes * static_cast<size_t>(groups);
+    const size_t cbytes = matrix_cbytes * static_cast<size_t>(groups);
     if (packed_off + pbytes > packed_buf.bytes || carrier_off + cbytes > carrier_buf.bytes) {
       fuzz::finding("%s: accepted descriptors whose storage does not hold the work\ncarrier:%s\npacked:%s", op,
                     text(carrier).c_str(), text(packed).c_str());
@@ -407,14 +427,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size) {
     const size_t out_bytes = unpack ? cbytes : pbytes;
     if (std::memcmp(in_buf.data, in_buf.copy.data(), in_buf.bytes) != 0) fuzz::finding("%s modified its input", op);
     std::vector<uint8_t> expected(out_buf.copy);
-    if (unpack) {
-      int4pack::reference::unpack(packed_buf.copy.data() + packed_off, shape, layout,
-                                  reinterpret_cast<int32_t *>(expected.data() + carrier_off));
-    } else {
-      // The carrier's copy is a byte vector; give the reference an aligned int32 copy of its values.
+    for (int64_t g = 0; g < groups; ++g) {
+      const size_t pat = packed_off + static_cast<size_t>(g) * matrix_pbytes;
+      const size_t cat = carrier_off + static_cast<size_t>(g) * matrix_cbytes;
+      // Byte vectors are unaligned for int32: the reference gets an aligned copy of the values.
       std::vector<int32_t> values(static_cast<size_t>(shape.rows * shape.cols));
-      std::memcpy(values.data(), carrier_buf.copy.data() + carrier_off, cbytes);
-      int4pack::reference::pack(values.data(), shape, layout, expected.data() + packed_off);
+      if (unpack) {
+        int4pack::reference::unpack(packed_buf.copy.data() + pat, shape, layout, values.data());
+        std::memcpy(expected.data() + cat, values.data(), matrix_cbytes);
+      } else {
+        std::memcpy(values.data(), carrier_buf.copy.data() + cat, matrix_cbytes);
+        int4pack::reference::pack(values.data(), shape, layout, expected.data() + pat);
+      }
     }
     if (std::memcmp(out_buf.data, expected.data(), out_buf.bytes) != 0) {
       size_t first = 0;

@@ -25,15 +25,36 @@ namespace int4pack {
 
 enum class Layout : int { kNd = 0, kNz = 1 };
 
-// The element types the engine reads values from.
-enum class IntType : int { kInt8, kUint8, kInt16, kUint16, kInt32, kUint32 };
+// The element types of the arrays the engine reads and writes. kInt4 is packed, two values a byte; the
+// complex types are pairs (real, imaginary) of float / double.
+enum class ElementType : int {
+  kBool,
+  kInt8,
+  kUint8,
+  kInt16,
+  kUint16,
+  kInt32,
+  kUint32,
+  kInt64,
+  kUint64,
+  kFloat16,
+  kBFloat16,
+  kFloat32,
+  kFloat64,
+  kComplex64,
+  kComplex128,
+  kInt4,
+};
 
-// An integer array in memory, read through its strides: a transposed or sliced view packs by its logical
-// values. The data need not be aligned.
-struct IntArray {
+// Bytes per element (1 for kInt4, which packs two), 0 for a value outside the enumeration.
+INT4PACK_API size_t element_size(ElementType type);
+
+// An array in memory, read through its strides: a transposed or sliced view is read by its logical values.
+// The data need not be aligned.
+struct Array {
   const void *data = nullptr;
-  IntType type = IntType::kInt32;
-  std::vector<int64_t> shape;    // (k, n) or (g, k, n)
+  ElementType type = ElementType::kInt32;
+  std::vector<int64_t> shape;
   std::vector<int64_t> strides;  // in elements, any sign; empty: row-major contiguous
 };
 
@@ -80,14 +101,15 @@ INT4PACK_API Result packed_size(const std::vector<int64_t> &shape, Layout layout
 INT4PACK_API std::vector<int64_t> storage_shape(const std::vector<int64_t> &shape, Layout layout,
                                                 int values_per_element);
 
-// Packs `weight` into `out` (out_bytes >= packed_size; every byte of the encoding is written, NZ padding
-// as 0). With options.check, a value outside the range is refused and `out` is left unspecified.
-INT4PACK_API Result pack(const IntArray &weight, Layout layout, void *out, size_t out_bytes,
+// Packs `weight` ((k, n) or (g, k, n) of kInt8, kUint8, kInt16, kUint16, kInt32 or kUint32; kType for
+// another) into `out` (out_bytes >= packed_size; every byte of the encoding is written, NZ padding as 0).
+// With options.check, a value outside the range is refused and `out` is left unspecified.
+INT4PACK_API Result pack(const Array &weight, Layout layout, void *out, size_t out_bytes,
                          const PackOptions &options = {});
 
-// Whether every value of `values` (any rank, any strides) is an int4 value under options.zero_point: ok, or
-// kRange naming the first one that is not (in row-major order).
-INT4PACK_API Result check_values(const IntArray &values, const PackOptions &options = {});
+// Whether every value of `values` (those integer types, any rank, any strides) is an int4 value under
+// options.zero_point: ok, or kRange naming the first one that is not (in row-major order).
+INT4PACK_API Result check_values(const Array &values, const PackOptions &options = {});
 
 // Unpacks `packed` (packed_bytes >= packed_size) of a `shape` matrix or stack into `out`, row-major int32
 // values in [-8, 7] (out_count >= the element count). NZ padding is not read.
@@ -105,6 +127,17 @@ using RowSource = std::function<const int32_t *(int64_t first_row, int64_t rows,
 // KiB of rows at a time and packs them while they are in cache. On any error `out` is unspecified.
 INT4PACK_API Result pack_rows(int64_t rows, int64_t cols, Layout layout, const RowSource &source, void *out,
                               size_t out_bytes);
+
+// Converts every element of `from` (any real, complex or bool type but kInt4; at most 8 dims, any strides)
+// to `to`, writing `out` with `out_strides` (in elements; empty: row-major) over the same shape:
+//   float to float       round to nearest, ties to even; too large for the target: +-infinity; NaN stays NaN
+//   float to integer     truncated toward zero and saturated to the target's range; NaN gives 0
+//   integer to integer   the low bits (two's complement wrap-around, as a C cast)
+//   integer to float     round to nearest, ties to even
+//   to bool              nonzero (NaN too) is true; bool to a number is 0 or 1
+//   complex to real      the real part; real to complex: imaginary part 0
+// Contiguous float32 <-> float16 / bfloat16 spans use the vector conversions of the instruction set.
+INT4PACK_API Result cast(const Array &from, ElementType to, void *out, const std::vector<int64_t> &out_strides = {});
 
 // The engine's settings. engine_status() is ok, or kSettings when INT4PACK_ISA names an instruction set
 // this build or CPU lacks or INT4PACK_NUM_THREADS is not a thread count; every pack and unpack then fails

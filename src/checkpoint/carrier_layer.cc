@@ -23,16 +23,16 @@ int32_t zero_point(InputEncoding e) { return e == InputEncoding::kOffset8 ? 8 : 
 int32_t low_limit(InputEncoding e) { return zero_point(e) - 8; }
 int32_t high_limit(InputEncoding e) { return low_limit(e) + 15; }  // both encodings span 16 values
 
-IntType int_type(Dtype d) {
+ElementType int_type(Dtype d) {
   switch (d) {
     case Dtype::kI16:
-      return IntType::kInt16;
+      return ElementType::kInt16;
     case Dtype::kI8:
-      return IntType::kInt8;
+      return ElementType::kInt8;
     case Dtype::kU8:
-      return IntType::kUint8;
+      return ElementType::kUint8;
     default:
-      return IntType::kInt32;
+      return ElementType::kInt32;
   }
 }
 

@@ -4,6 +4,7 @@
 #include <new>
 #include <string>
 
+#include "engine/elements.h"
 #include "engine/pack.h"
 #include "engine/settings.h"
 #include "int4pack/engine.h"
@@ -46,53 +47,58 @@ Result shape_error(const std::vector<int64_t> &shape, const std::string &rule, c
   return fail(ErrorKind::kShape, "shape " + dims_text(shape) + ": " + rule + detail, rule);
 }
 
-size_t element_bytes(IntType t) {
+// The integer types values to pack may come in; 0 for any other.
+size_t pack_element_bytes(ElementType t) {
   switch (t) {
-    case IntType::kInt8:
-    case IntType::kUint8:
+    case ElementType::kInt8:
+    case ElementType::kUint8:
       return 1;
-    case IntType::kInt16:
-    case IntType::kUint16:
+    case ElementType::kInt16:
+    case ElementType::kUint16:
       return 2;
-    case IntType::kInt32:
-    case IntType::kUint32:
+    case ElementType::kInt32:
+    case ElementType::kUint32:
       return 4;
+    default:
+      return 0;
   }
-  return 0;
 }
 
-bool is_signed(IntType t) { return t == IntType::kInt8 || t == IntType::kInt16 || t == IntType::kInt32; }
+bool is_signed(ElementType t) {
+  return t == ElementType::kInt8 || t == ElementType::kInt16 || t == ElementType::kInt32;
+}
 
 // Element `offset` (in elements from `base`, either sign) of type t, widened to int64.
-int64_t load(const uint8_t *base, IntType t, int64_t offset) {
-  const uint8_t *p = base + offset * static_cast<int64_t>(element_bytes(t));
+int64_t load(const uint8_t *base, ElementType t, int64_t offset) {
+  const uint8_t *p = base + offset * static_cast<int64_t>(pack_element_bytes(t));
   switch (t) {
-    case IntType::kInt8:
+    case ElementType::kInt8:
       return static_cast<int8_t>(*p);
-    case IntType::kUint8:
+    case ElementType::kUint8:
       return *p;
-    case IntType::kInt16: {
+    case ElementType::kInt16: {
       int16_t v;
       std::memcpy(&v, p, 2);
       return v;
     }
-    case IntType::kUint16: {
+    case ElementType::kUint16: {
       uint16_t v;
       std::memcpy(&v, p, 2);
       return v;
     }
-    case IntType::kInt32: {
+    case ElementType::kInt32: {
       int32_t v;
       std::memcpy(&v, p, 4);
       return v;
     }
-    case IntType::kUint32: {
+    case ElementType::kUint32: {
       uint32_t v;
       std::memcpy(&v, p, 4);
       return v;
     }
+    default:
+      return 0;
   }
-  return 0;
 }
 
 // The matrix or stack a shape describes: g matrices of k x n int4 values (g = 1 for a matrix).
@@ -130,7 +136,7 @@ Result to_stack(const std::vector<int64_t> &shape, Layout layout, Stack *stack) 
 }
 
 // Row-major strides when none are given; one per dim otherwise.
-Result strides_of(const IntArray &a, std::vector<int64_t> *strides) {
+Result strides_of(const Array &a, std::vector<int64_t> *strides) {
   if (a.strides.empty()) {
     strides->assign(a.shape.size(), 1);
     for (size_t i = a.shape.size(); i-- > 1;) (*strides)[i - 1] = (*strides)[i] * a.shape[i];
@@ -145,8 +151,10 @@ Result strides_of(const IntArray &a, std::vector<int64_t> *strides) {
   return {};
 }
 
-Result check_array(const IntArray &a) {
-  if (element_bytes(a.type) == 0) return fail(ErrorKind::kType, "unknown element type");
+Result check_array(const Array &a) {
+  if (pack_element_bytes(a.type) == 0) {
+    return fail(ErrorKind::kType, "int4 values come in int8, uint8, int16, uint16, int32 or uint32 arrays");
+  }
   if (a.data == nullptr) return fail(ErrorKind::kBuffer, "the input data is NULL");
   return {};
 }
@@ -167,7 +175,7 @@ Result settings_result() {
 
 // The first element (row-major) of `a` whose value minus zero_point is not in [-8, 7], as kRange; ok when
 // there is none.
-Result first_out_of_range(const IntArray &a, const std::vector<int64_t> &strides, int32_t zero_point) {
+Result first_out_of_range(const Array &a, const std::vector<int64_t> &strides, int32_t zero_point) {
   const auto *base = static_cast<const uint8_t *>(a.data);
   std::vector<int64_t> index(a.shape.size(), 0);
   int64_t count = 1;
@@ -193,24 +201,24 @@ Result first_out_of_range(const IntArray &a, const std::vector<int64_t> &strides
 }
 
 // Where matrix g of a (validated) 2-D or 3-D array starts.
-const uint8_t *matrix_origin(const IntArray &a, const std::vector<int64_t> &strides, int64_t g) {
-  const int64_t esize = static_cast<int64_t>(element_bytes(a.type));
+const uint8_t *matrix_origin(const Array &a, const std::vector<int64_t> &strides, int64_t g) {
+  const int64_t esize = static_cast<int64_t>(pack_element_bytes(a.type));
   return static_cast<const uint8_t *>(a.data) + (a.shape.size() == 3 ? g * strides[0] * esize : 0);
 }
 
 // Matrix g as the engine's plans take it, row-major aligned int32 signed values, or null when the array
 // holds it any other way.
-const int32_t *plain_matrix(const IntArray &a, const std::vector<int64_t> &strides, int64_t g, int32_t zero_point) {
+const int32_t *plain_matrix(const Array &a, const std::vector<int64_t> &strides, int64_t g, int32_t zero_point) {
   const size_t r = a.shape.size();
   const uint8_t *origin = matrix_origin(a, strides, g);
-  const bool plain = a.type == IntType::kInt32 && zero_point == 0 && strides[r - 1] == 1 &&
+  const bool plain = a.type == ElementType::kInt32 && zero_point == 0 && strides[r - 1] == 1 &&
                      strides[r - 2] == a.shape[r - 1] && reinterpret_cast<uintptr_t>(origin) % alignof(int32_t) == 0;
   return plain ? reinterpret_cast<const int32_t *>(origin) : nullptr;
 }
 
 // The rows of matrix g as signed int4 values (minus zero_point, mod 2^32: a value outside the range stays
 // outside), in place where the array already holds exactly that.
-RowSource rows_of(const IntArray &a, const std::vector<int64_t> &strides, int64_t g, int32_t zero_point) {
+RowSource rows_of(const Array &a, const std::vector<int64_t> &strides, int64_t g, int32_t zero_point) {
   const size_t r = a.shape.size();
   const int64_t cols = a.shape[r - 1];
   if (const int32_t *values = plain_matrix(a, strides, g, zero_point)) {
@@ -219,7 +227,7 @@ RowSource rows_of(const IntArray &a, const std::vector<int64_t> &strides, int64_
   const int64_t row_stride = strides[r - 2];
   const int64_t col_stride = strides[r - 1];
   const uint8_t *origin = matrix_origin(a, strides, g);
-  const IntType type = a.type;
+  const ElementType type = a.type;
   return [=](int64_t first, int64_t rows, int32_t *buffer) -> const int32_t * {
     for (int64_t i = 0; i < rows; ++i) {
       const int64_t row = (first + i) * row_stride;
@@ -247,7 +255,7 @@ Result from_streamed(StreamedPack outcome) {
   return fail(ErrorKind::kMemory, "out of memory");
 }
 
-Result pack_checked(const IntArray &weight, Layout layout, void *out, size_t out_bytes, const PackOptions &options) {
+Result pack_checked(const Array &weight, Layout layout, void *out, size_t out_bytes, const PackOptions &options) {
   if (Result r = settings_result(); !r) return r;
   if (Result r = check_array(weight); !r) return r;
   Stack stack;
@@ -276,6 +284,8 @@ Result pack_checked(const IntArray &weight, Layout layout, void *out, size_t out
 
 }  // namespace
 
+size_t element_size(ElementType type) { return engine::element_bytes(type); }
+
 Result packed_size(const std::vector<int64_t> &shape, Layout layout, size_t *bytes) {
   Stack stack;
   if (Result r = to_stack(shape, layout, &stack); !r) return r;
@@ -301,7 +311,7 @@ std::vector<int64_t> storage_shape(const std::vector<int64_t> &shape, Layout lay
   return dims;
 }
 
-Result pack(const IntArray &weight, Layout layout, void *out, size_t out_bytes, const PackOptions &options) {
+Result pack(const Array &weight, Layout layout, void *out, size_t out_bytes, const PackOptions &options) {
   try {
     return pack_checked(weight, layout, out, out_bytes, options);
   } catch (const std::bad_alloc &) {
@@ -309,7 +319,7 @@ Result pack(const IntArray &weight, Layout layout, void *out, size_t out_bytes, 
   }
 }
 
-Result check_values(const IntArray &values, const PackOptions &options) {
+Result check_values(const Array &values, const PackOptions &options) {
   try {
     if (Result r = check_array(values); !r) return r;
     if (values.shape.size() > kMaxRank) return shape_error(values.shape, "at most 8 dims", "");
@@ -327,7 +337,7 @@ Result check_values(const IntArray &values, const PackOptions &options) {
     }
     if (contiguous && engine::settings_error().empty()) {
       const int32_t low = options.zero_point - 8;
-      if (engine::carriers_fit_int4(values.data, count, static_cast<int>(element_bytes(values.type)),
+      if (engine::carriers_fit_int4(values.data, count, static_cast<int>(pack_element_bytes(values.type)),
                                     is_signed(values.type), low, engine::active_run())) {
         return {};
       }

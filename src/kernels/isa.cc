@@ -70,7 +70,8 @@ const Registry &registry() {
   static const Registry r = [] {
     const CpuFeatures &cpu = cpu_features();
     (void)cpu;  // unused where every requirement of this architecture is `true`
-#define INT4PACK_ISA(name, arch, flags, requirement) INT4PACK_ON_##arch(Isa{#name, (requirement), &pack_##name}, )
+#define INT4PACK_ISA(name, arch, flags, requirement) \
+  INT4PACK_ON_##arch(Isa{#name, (requirement), &pack_##name, &cast_##name, &matmul_##name}, )
     Registry reg{{
 #include "kernels/isa_list.inc"
     }};

@@ -5,14 +5,19 @@
 
 #include <string>
 
+#include "kernels/cast_kernels.h"
+#include "kernels/matmul_kernels.h"
 #include "kernels/pack_kernels.h"
 
 namespace int4pack::kernels {
 
+// An instruction set and its table of each kernel family.
 struct Isa {
-  const char *name;         // as in isa_list.inc and INT4PACK_ISA
-  bool supported;           // this CPU and OS can run it
-  const PackKernels *pack;  // the pack family
+  const char *name;  // as in isa_list.inc and INT4PACK_ISA
+  bool supported;    // this CPU and OS can run it
+  const PackKernels *pack;
+  const CastKernels *cast;
+  const MatmulKernels *matmul;
 };
 
 // Every instruction set of this build, best first, scalar last (always supported). *isas stays valid.

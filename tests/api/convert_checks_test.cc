@@ -136,7 +136,8 @@ class CheckTest : public AclTest, public ::testing::WithParamInterface<CheckCase
   void RunCase(const CheckCase &c) {
     DeviceBuffer weight_mem(kArenaBytes);
     DeviceBuffer packed_mem(kArenaBytes);
-    const int64_t w_elems = c.weight.view.size() == 2 && c.status == kOk ? c.weight.view[0] * c.weight.view[1] : 0;
+    int64_t w_elems = c.status == kOk ? 1 : 0;
+    for (int64_t d : c.weight.view) w_elems *= d;  // a (k, n) matrix or a (g, k, n) stack
     const std::vector<int32_t> original = random_weight(1, w_elems, 7);
     if (c.status == kOk) {
       ASSERT_LE(original.size() * sizeof(int32_t), kArenaBytes);
@@ -239,17 +240,14 @@ const CheckCase kCheckTable[] = {
      kBad,
      {"weightInt4Pack format", "FRACTAL_NZ_C0_16"}},
     // Row 5: ranks, weight first, then output.
-    {"Row5WeightRank0", W({}), Nd({32, 64}, ACL_INT4), kBad, {"weight view must have 2 dims", "[2, 2]", "got 0"}},
+    {"Row5WeightRank0", W({}), Nd({32, 64}, ACL_INT4), kBad, {"weight view must have 2 to 3 dims", "[2, 3]", "got 0"}},
     {"Row5WeightRank1",
      W({64}),
      Nd({64}, ACL_INT4),
      kBad,
-     {"weight view must have 2 dims", "[2, 2]", "got 1", "(64,)"}},
-    {"Row5WeightRank3",
-     W({2, 32, 64}),
-     Nd({2, 32, 64}, ACL_INT4),
-     kBad,
-     {"weight view must have 2 dims", "got 3", "(2, 32, 64)"}},
+     {"weight view must have 2 to 3 dims", "[2, 3]", "got 1", "(64,)"}},
+    // Newer CANN takes a (g, k, n) stack: each matrix packed on its own.
+    {"Row5WeightRank3IsAStack", W({2, 32, 64}), Nd({2, 32, 64}, ACL_INT4), kOk, {}},
     {"Row5OutputRank1",
      W({32, 64}),
      Nd({2048}, ACL_INT4),
@@ -352,12 +350,12 @@ const CheckCase kCannCases[] = {
      Nd({32, 64}, ACL_INT4),
      kBad,
      {"weight format", "FRACTAL_NZ"}},
-    {"Weight1D_64", W({64}), Nd({64}, ACL_INT4), kBad, {"weight view must have 2 dims", "got 1"}},
+    {"Weight1D_64", W({64}), Nd({64}, ACL_INT4), kBad, {"weight view must have 2 to 3 dims", "got 1"}},
     {"Weight4D_1x1x32x64",
      W({1, 1, 32, 64}),
      Nd({1, 1, 32, 64}, ACL_INT4),
      kBad,
-     {"weight view must have 2 dims", "got 4", "(1, 1, 32, 64)"}},
+     {"weight view must have 2 to 3 dims", "got 4", "(1, 1, 32, 64)"}},
     {"Weight32x63ToInt4", W({32, 63}), Nd({32, 63}, ACL_INT4), kBad, {"even", "63"}},
     {"Weight32x64ToInt4_32x32", W({32, 64}), Nd({32, 32}, ACL_INT4), kBad, {"(32, 64)", "(32, 32)"}},
     {"Weight32x74ToInt32", W({32, 74}), Nd({32, 9}, ACL_INT32), kBad, {"multiple of 8", "74"}},
@@ -437,7 +435,7 @@ const CheckCase kOrderCases[] = {
      Nd({64}, ACL_INT4).Format(ACL_FORMAT_NHWC),
      kBad,
      {"weightInt4Pack format", "NHWC"}},
-    {"WeightRankBeatsOutputRank", W({64}), Nd({1, 32, 64}, ACL_INT4), kBad, {"weight view must have 2 dims"}},
+    {"WeightRankBeatsOutputRank", W({64}), Nd({1, 32, 64}, ACL_INT4), kBad, {"weight view must have 2 to 3 dims"}},
     {"OutputRankBeatsDim1Rule", W({32, 63}), Nd({1, 32, 63}, ACL_INT4), kBad, {"weightInt4Pack view must have 2 dims"}},
     {"Dim1RuleBeatsOutputView", W({32, 74}), Nd({32, 32}, ACL_INT32), kBad, {"multiple of 8"}},
     {"OutputViewBeatsNzStorage",

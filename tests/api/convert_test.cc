@@ -189,5 +189,57 @@ TEST_F(ConvertTest, ViewOffsetsAreHonoured) {
   EXPECT_EQ(std::vector<uint8_t>(bytes.begin() + 4, bytes.end()), reference_bytes(w, 4, 16, ACL_FORMAT_ND));
 }
 
+// Newer CANN's (g, k, n) stacks: ND is the flat pack of the g matrices, FRACTAL_NZ gives each matrix its
+// own padded blocks, (g, ceil(n/64), ceil(k/16), 16, 64), also where k % 16 != 0 or n % 64 != 0 (CANN's
+// own code writes group i at byte i * k * n / 2 and misplaces those). Unpacked back to the same values.
+TEST_P(ConvertRandomized, StacksPackEachMatrixInItsOwnBlocks) {
+  const auto [dtype, format] = GetParam();
+  uint32_t seed = 50;
+  for (const auto &[g, k, n] : {std::make_tuple(3, 17, 72), std::make_tuple(2, 32, 64), std::make_tuple(5, 1, 8),
+                                std::make_tuple(4, 33, 136)}) {
+    SCOPED_TRACE(std::to_string(g) + "x" + std::to_string(k) + "x" + std::to_string(n));
+    const auto w = random_weight(g * k, n, seed++);
+    std::vector<uint8_t> want;
+    for (int64_t i = 0; i < g; ++i) {
+      const std::vector<int32_t> matrix(w.begin() + i * k * n, w.begin() + (i + 1) * k * n);
+      const auto bytes = reference_bytes(matrix, k, n, format);
+      want.insert(want.end(), bytes.begin(), bytes.end());
+    }
+    DeviceBuffer wb(w.size() * 4), out(want.size()), back(w.size() * 4);
+    wb.upload(w);
+    out.fill(kSentinel);
+    std::vector<int64_t> storage = packed_storage(k, n, dtype, format);
+    storage.insert(storage.begin(), g);
+    std::vector<int64_t> view = packed_view(k, n, dtype);
+    view.insert(view.begin(), g);
+    Tensor wt({g, k, n}, ACL_INT32, ACL_FORMAT_ND, wb.get());
+    Tensor pt(view, dtype, format, out.get(), storage);
+    Tensor bt({g, k, n}, ACL_INT32, ACL_FORMAT_ND, back.get());
+    ASSERT_EQ(convert(wt.get(), pt.get(), stream_), ACLNN_SUCCESS) << recent_error();
+    ASSERT_EQ(out.download<uint8_t>(), want);
+    ASSERT_EQ(unpack(pt.get(), bt.get(), stream_), ACLNN_SUCCESS) << recent_error();
+    ASSERT_EQ(back.download<int32_t>(), w);
+  }
+}
+
+// A stack's storage must be the 5-D one, and its output a stack as well.
+TEST_F(ConvertTest, StackShapesAreChecked) {
+  static uint8_t arena[64];
+  Tensor w({2, 32, 64}, ACL_INT32, ACL_FORMAT_ND, arena);
+  Tensor nz4({2, 32, 64}, ACL_INT4, ACL_FORMAT_FRACTAL_NZ, arena, {1, 2, 16, 64});
+  EXPECT_EQ(convert(w.get(), nz4.get(), stream_), ACLNN_ERR_PARAM_INVALID);
+  EXPECT_TRUE(Mentions(recent_error(), {"weightInt4Pack FRACTAL_NZ storage shape must be the 5-D (2, 1, 2, 16, 64)",
+                                        "(g, ceil(dim1/64), ceil(dim0/16), 16, 64)", "4-D (1, 2, 16, 64)"}));
+  Tensor flat({64, 64}, ACL_INT4, ACL_FORMAT_ND, arena);
+  EXPECT_EQ(convert(w.get(), flat.get(), stream_), ACLNN_ERR_PARAM_INVALID);
+  EXPECT_TRUE(Mentions(recent_error(), {"weightInt4Pack view must have 3 dims", "got 2"}));
+  Tensor wrong({3, 32, 64}, ACL_INT4, ACL_FORMAT_ND, arena);
+  EXPECT_EQ(convert(w.get(), wrong.get(), stream_), ACLNN_ERR_PARAM_INVALID);
+  EXPECT_TRUE(Mentions(recent_error(), {"view shape must be", "(2, 32, 64)", "but got (3, 32, 64)"}));
+  Tensor empty({0, 32, 64}, ACL_INT32, ACL_FORMAT_ND, arena), empty_out({0, 32, 64}, ACL_INT4, ACL_FORMAT_ND, arena);
+  EXPECT_EQ(convert(empty.get(), empty_out.get(), stream_), ACLNN_ERR_PARAM_INVALID);
+  EXPECT_TRUE(Mentions(recent_error(), {"must not be empty", "(0, 32, 64)"}));
+}
+
 }  // namespace
 }  // namespace int4pack::testing

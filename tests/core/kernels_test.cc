@@ -15,6 +15,7 @@
 
 #include "engine/pack.h"
 #include "engine/settings.h"
+#include "isa_names.h"
 #include "kernels/isa.h"
 #include "kernels/reference.h"
 
@@ -63,14 +64,7 @@ class AlignedOutput {
   uint8_t *data_;
 };
 
-// Every ISA compiled in; the ones this CPU lacks are reported as skipped, not silently dropped.
-std::vector<std::string> compiled_isa_names() {
-  const kernels::Isa *isas = nullptr;
-  const int n = kernels::compiled_isas(&isas);
-  std::vector<std::string> names;
-  for (int i = 0; i < n; ++i) names.push_back(isas[i].name);
-  return names;
-}
+using testing::compiled_isa_names;
 
 // The pack kernels of a supported ISA; a table of nulls for one this CPU lacks (see SKIP_IF_UNSUPPORTED).
 const kernels::PackKernels &require_isa(const std::string &isa) {
@@ -367,11 +361,11 @@ TEST(Dispatch, ActiveTableFollowsInt4packIsa) {
 TEST(EnginePack, SpecWorkedExample) {
   const std::vector<int32_t> w = {1, -2, 3, -4, 5, -6, 7, -8, 0, 1, 2, 3, 4, 5, 6, 7};
   std::vector<uint8_t> nd(8, kSentinel);
-  ASSERT_TRUE(pack({w.data(), IntType::kInt32, {2, 8}, {}}, Layout::kNd, nd.data(), nd.size()));
+  ASSERT_TRUE(pack({w.data(), ElementType::kInt32, {2, 8}, {}}, Layout::kNd, nd.data(), nd.size()));
   EXPECT_EQ(nd, (std::vector<uint8_t>{0xE1, 0xC3, 0xA5, 0x87, 0x10, 0x32, 0x54, 0x76}));
 
   std::vector<uint8_t> nz(512, kSentinel);
-  ASSERT_TRUE(pack({w.data(), IntType::kInt32, {2, 8}, {}}, Layout::kNz, nz.data(), nz.size()));
+  ASSERT_TRUE(pack({w.data(), ElementType::kInt32, {2, 8}, {}}, Layout::kNz, nz.data(), nz.size()));
   std::vector<uint8_t> want(512, 0);
   for (int j = 0; j < 4; ++j) {
     want[j] = nd[j];

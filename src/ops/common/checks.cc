@@ -145,6 +145,27 @@ aclnnStatus Checks::storage(const aclTensor &t, const std::string &name) const {
   return ACLNN_SUCCESS;
 }
 
+aclnnStatus Checks::strided_storage(const aclTensor &t, const std::string &name) const {
+  if (t.offset < 0) {
+    return fail(ACLNN_ERR_PARAM_INVALID, name + " offset must not be negative, but got " + std::to_string(t.offset));
+  }
+  const int64_t storage = element_count(t.storage_dims);
+  const int64_t view = element_count(t.view_dims);
+  bool fits = storage >= 0 && storage <= INT64_MAX / 16 && view >= 0;
+  __int128 low = t.offset, high = t.offset;  // the elements reached, wide enough for any int64 strides
+  for (size_t i = 0; fits && view > 0 && i < t.view_dims.size(); ++i) {
+    const __int128 reach = static_cast<__int128>(t.view_dims[i] - 1) * t.strides[i];
+    (reach < 0 ? low : high) += reach;
+  }
+  if (fits && view > 0) fits = low >= 0 && high < storage;
+  if (!fits) {
+    return fail(ACLNN_ERR_PARAM_INVALID, name + " storage shape " + shape_text(t.storage_dims) +
+                                             " does not hold its view " + shape_text(t.view_dims) + " with strides " +
+                                             shape_text(t.strides) + " at offset " + std::to_string(t.offset));
+  }
+  return ACLNN_SUCCESS;
+}
+
 aclnnStatus Checks::data(const aclTensor &t, const std::string &name) const {
   return t.data == nullptr ? fail(ACLNN_ERR_PARAM_NULLPTR, name + " data address is NULL") : ACLNN_SUCCESS;
 }

@@ -66,6 +66,9 @@ class Checks {
   // Beyond CANN, what keeps a run inside the memory the descriptor declares: an offset that is not
   // negative (0 for FRACTAL_NZ, even for INT4), and an origin format's storage that holds its view there.
   aclnnStatus storage(const aclTensor &t, const std::string &name) const;
+  // The same for a view read through any strides (a non-contiguous input): every element it reaches,
+  // from offset + the smallest to offset + the largest sum of (index x stride), lies in its storage.
+  aclnnStatus strided_storage(const aclTensor &t, const std::string &name) const;
   // Beyond CANN: 161001 when the data address is NULL.
   aclnnStatus data(const aclTensor &t, const std::string &name) const;
   // 561003 when the engine cannot run with its settings (INT4PACK_ISA, INT4PACK_NUM_THREADS).

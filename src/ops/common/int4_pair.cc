@@ -37,14 +37,18 @@ aclnnStatus check_int4_pair(const PairNames &names, const aclTensor *carrier, co
     INT4PACK_TRY(a.is_carrier ? c.format_in(*a.tensor, *a.name, {ACL_FORMAT_ND})
                               : c.format_in(*a.tensor, *a.name, {ACL_FORMAT_ND, ACL_FORMAT_FRACTAL_NZ}));
   }
-  // 5. Ranks.
-  for (const Argument &a : args) INT4PACK_TRY(c.rank_in(*a.tensor, *a.name, 2, 2));
+  // 5. Ranks: a (k, n) matrix or, as newer CANN takes it, a (g, k, n) stack; the second argument has the
+  // first one's rank.
+  INT4PACK_TRY(c.rank_in(*args[0].tensor, *args[0].name, 2, 3));
+  const size_t rank = args[0].tensor->view_dims.size();
+  INT4PACK_TRY(c.rank_in(*args[1].tensor, *args[1].name, rank, rank));
   const aclTensor &w = *carrier;
   const aclTensor &p = *packed;
 
   // 6. Last-dim rule and the packed view shape.
-  const int64_t dim0 = w.view_dims[0];
-  const int64_t dim1 = w.view_dims[1];
+  const int64_t groups = rank == 3 ? w.view_dims[0] : 1;
+  const int64_t dim0 = w.view_dims[rank - 2];
+  const int64_t dim1 = w.view_dims[rank - 1];
   const bool int4_out = p.dtype == ACL_INT4;
   const int values_per_element = int4_out ? 1 : 8;
   const std::string out_type = tensor::dtype_name(p.dtype);
@@ -54,7 +58,8 @@ aclnnStatus check_int4_pair(const PairNames &names, const aclTensor *carrier, co
                                                out_type + " " + pname + ", but " + cname + " shape is " +
                                                shape_text(w.view_dims) + " (dim1 = " + std::to_string(dim1) + ")");
   }
-  const std::vector<int64_t> expected_view{dim0, dim1 / values_per_element};
+  std::vector<int64_t> expected_view{dim0, dim1 / values_per_element};
+  if (rank == 3) expected_view.insert(expected_view.begin(), groups);
   if (p.view_dims != expected_view) {
     return c.fail(ACLNN_ERR_PARAM_INVALID, pname + " view shape must be " +
                                                (int4_out ? "(dim0, dim1) = " : "(dim0, dim1/8) = ") +
@@ -62,25 +67,28 @@ aclnnStatus check_int4_pair(const PairNames &names, const aclTensor *carrier, co
                                                " " + shape_text(w.view_dims) + ", but got " + shape_text(p.view_dims));
   }
 
-  // 7. FRACTAL_NZ storage shape (skipped for negative dims, which check 8 reports).
+  // 7. FRACTAL_NZ storage shape (skipped for negative dims, which check 8 reports): a stack has each
+  // matrix in its own padded blocks, (g, ceil(dim1/64), ceil(dim0/16), 16, 64).
   const MatrixShape shape{dim0, dim1};
   const bool nz = p.format == ACL_FORMAT_FRACTAL_NZ;
-  if (nz && dim0 >= 0 && dim1 >= 0) {
+  if (nz && dim0 >= 0 && dim1 >= 0 && groups >= 0) {
     const auto expected = nz_storage_shape(shape, values_per_element);
-    const std::vector<int64_t> expected_storage(expected.begin(), expected.end());
+    std::vector<int64_t> expected_storage(expected.begin(), expected.end());
+    if (rank == 3) expected_storage.insert(expected_storage.begin(), groups);
     if (p.storage_dims != expected_storage) {
       return c.fail(ACLNN_ERR_PARAM_INVALID,
-                    pname + " FRACTAL_NZ storage shape must be the 4-D " + shape_text(expected_storage) +
-                        " (ceil(dim1/64), ceil(dim0/16), 16, " + std::to_string(expected[3]) + "), but got " +
+                    pname + " FRACTAL_NZ storage shape must be the " + std::to_string(expected_storage.size()) + "-D " +
+                        shape_text(expected_storage) + (rank == 3 ? " (g, " : " (") +
+                        "ceil(dim1/64), ceil(dim0/16), 16, " + std::to_string(expected[3]) + "), but got " +
                         std::to_string(p.storage_dims.size()) + "-D " + shape_text(p.storage_dims));
     }
   }
 
   // 8. Empty (and, beyond CANN's list, negative) shapes.
-  if (dim0 == 0 || dim1 == 0) {
+  if (dim0 == 0 || dim1 == 0 || groups == 0) {
     return c.fail(ACLNN_ERR_PARAM_INVALID, cname + " must not be empty, but its shape is " + shape_text(w.view_dims));
   }
-  if (dim0 < 0 || dim1 < 0) {
+  if (dim0 < 0 || dim1 < 0 || groups < 0) {
     return c.fail(ACLNN_ERR_PARAM_INVALID,
                   cname + " dims must be positive, but its shape is " + shape_text(w.view_dims));
   }
@@ -88,7 +96,9 @@ aclnnStatus check_int4_pair(const PairNames &names, const aclTensor *carrier, co
   // Beyond CANN's list: what keeps the run inside the memory the descriptors declare.
   const Layout layout = nz ? Layout::kNz : Layout::kNd;
   size_t bytes = 0;
-  if (!packed_size({dim0, dim1}, layout, &bytes)) {
+  std::vector<int64_t> values_shape{dim0, dim1};
+  if (rank == 3) values_shape.insert(values_shape.begin(), groups);
+  if (!packed_size(values_shape, layout, &bytes)) {
     return c.fail(ACLNN_ERR_PARAM_INVALID, cname + " shape " + shape_text(w.view_dims) + " is too large");
   }
   INT4PACK_TRY(c.storage(w, cname));
@@ -98,7 +108,7 @@ aclnnStatus check_int4_pair(const PairNames &names, const aclTensor *carrier, co
   // The arguments are fine; the engine must be able to run them (INT4PACK_ISA / INT4PACK_NUM_THREADS).
   INT4PACK_TRY(c.engine_ready());
 
-  pair->shape = {dim0, dim1};
+  pair->shape = values_shape;
   pair->layout = layout;
   pair->carrier_data = static_cast<int32_t *>(w.data) + w.offset;
   pair->packed_data = static_cast<uint8_t *>(p.data) + (int4_out ? p.offset / 2 : p.offset * 4);

@@ -19,7 +19,7 @@ aclnnStatus aclnnConvertWeightToINT4PackGetWorkspaceSize(const aclTensor *weight
   const aclnnStatus status =
       ops::check_int4_pair({kPhase1, "weight", "weightInt4Pack", false}, weight, weightInt4Pack, &pair);
   if (status != ACLNN_SUCCESS) return status;
-  IntArray values;
+  Array values;
   values.data = pair.carrier_data;
   values.shape = pair.shape;
   PackOptions unchecked;

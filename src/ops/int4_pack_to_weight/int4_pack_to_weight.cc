@@ -18,7 +18,8 @@ aclnnStatus aclnnInt4PackToWeightGetWorkspaceSize(const aclTensor *packed, aclTe
   ops::Int4Pair pair;
   const aclnnStatus status = ops::check_int4_pair({kPhase1, "weight", "packed", true}, weight, packed, &pair);
   if (status != ACLNN_SUCCESS) return status;
-  const size_t values = static_cast<size_t>(pair.shape[0] * pair.shape[1]);
+  size_t values = 1;
+  for (int64_t d : pair.shape) values *= static_cast<size_t>(d);
   return ops::publish_executor(
       kPhase1,
       [pair, values](void *) -> aclError {

@@ -1,0 +1,403 @@
+// int4pack::weight_quant_matmul (include/int4pack/matmul.h): the checked entry point, and the plan that runs
+// it. The output is cut into tiles of 64 columns (and, when there are fewer column tiles than threads, row
+// chunks too); a tile belongs to one thread, which walks k in panels of kPanelRows rows: it decodes the
+// panel of packed weights into int8 values, antiquantizes them (dequant_row), and adds x's rows times the
+// panel into the tile's float32 accumulators (accumulate), so every output sums over k in the same order
+// whatever the thread count. No dequantized copy of the weight exists beyond one panel per thread.
+#include "int4pack/matmul.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "core/floats.h"
+#include "engine/elements.h"
+#include "engine/parallel.h"
+#include "engine/settings.h"
+#include "kernels/isa.h"
+
+namespace int4pack {
+namespace {
+
+using kernels::kPanelCols;
+using kernels::Rounding;
+
+constexpr int64_t kPanelRows = 128;  // rows of k per panel: 128 x 64 floats, 32 KiB, stay in L1
+constexpr int64_t kRowBlock = 32;    // rows of x converted to float32 at a time
+constexpr int64_t kMinChunkRows = 32;
+
+Result fail(ErrorKind kind, std::string message) {
+  Result r;
+  r.kind = kind;
+  r.message = std::move(message);
+  return r;
+}
+
+bool present(const Matrix &m) { return m.data != nullptr; }
+
+const uint8_t *at(const Matrix &m, int64_t i, int64_t j) {
+  return static_cast<const uint8_t *>(m.data) +
+         (i * m.row_stride + j * m.col_stride) * static_cast<int64_t>(engine::element_bytes(m.type));
+}
+
+// A scale or offset element as the golden steps take it: float32 of its value; a packed-scale word's low
+// 32 bits are a float's, masked as CANN's TransQuantParam does, rounded to half.
+float operand(const Matrix &m, int64_t i, int64_t j) {
+  const uint8_t *p = at(m, i, j);
+  switch (m.type) {
+    case ElementType::kFloat16:
+      return half_to_float(engine::read_as<uint16_t>(p));
+    case ElementType::kBFloat16:
+      return bfloat16_to_float(engine::read_as<uint16_t>(p));
+    case ElementType::kFloat32:
+      return engine::read_as<float>(p);
+    case ElementType::kInt32:
+      return static_cast<float>(engine::read_as<int32_t>(p));
+    case ElementType::kUint64:
+    case ElementType::kInt64:
+      return round_to_half(bits_float(static_cast<uint32_t>(engine::read_as<uint64_t>(p)) & 0xFFFFE000u));
+    default:
+      return 0;
+  }
+}
+
+// Where element (r, c) of the stored matrix (rows x cols, as the layout keeps it) is: byte, and for int4
+// the nibble (0 low, 1 high).
+struct Stored {
+  const uint8_t *data;
+  bool int4;
+  bool nz;
+  int64_t rows, cols;
+  int8_t value(int64_t r, int64_t c) const {
+    size_t byte = 0;
+    if (int4) {
+      byte = nz ? static_cast<size_t>(((c / 64) * ((rows + 15) / 16) + r / 16) * 512 + (r % 16) * 32 + (c % 64) / 2)
+                : static_cast<size_t>(r * (cols / 2) + c / 2);
+      const uint8_t b = data[byte];
+      const int nibble = (c % 2 == 0) ? (b & 0xF) : (b >> 4);
+      return static_cast<int8_t>(nibble >= 8 ? nibble - 16 : nibble);
+    }
+    byte = nz ? static_cast<size_t>(((c / 32) * ((rows + 15) / 16) + r / 16) * 512 + (r % 16) * 32 + c % 32)
+              : static_cast<size_t>(r * cols + c);
+    return static_cast<int8_t>(data[byte]);
+  }
+};
+
+size_t stored_bytes(const Stored &s) {
+  const int64_t row_blocks = (s.rows + 15) / 16;
+  if (s.int4) return static_cast<size_t>(s.nz ? (s.cols + 63) / 64 * row_blocks * 512 : s.rows * (s.cols / 2));
+  return static_cast<size_t>(s.nz ? (s.cols + 31) / 32 * row_blocks * 512 : s.rows * s.cols);
+}
+
+inline void widen_nibbles(const uint8_t *bytes, int64_t count, int8_t *out) {
+  for (int64_t i = 0; i < count; ++i) {
+    out[2 * i] = static_cast<int8_t>(static_cast<int8_t>(bytes[i] << 4) >> 4);
+    out[2 * i + 1] = static_cast<int8_t>(static_cast<int8_t>(bytes[i]) >> 4);
+  }
+}
+
+struct Plan {
+  int64_t m = 0, k = 0, n = 0;
+  Matrix x;
+  Stored weight;
+  bool transposed = false;
+  Matrix scale, offset;
+  int64_t group_rows = 0;  // rows of k per scale row
+  bool packed_scale = false;
+  Matrix bias, quant_scale, quant_offset;
+  void *y = nullptr;
+  ElementType y_type = ElementType::kFloat16;
+  Rounding rounding = Rounding::kHalf;
+  const kernels::Isa *isa = nullptr;
+
+  // Rows [k0, k0 + rows) x columns [j0, j0 + 64) of W as int8 values, 64 a row; columns past n are 0.
+  void decode_panel(int64_t k0, int64_t rows, int64_t j0, int8_t *q) const {
+    const int64_t live = std::min<int64_t>(kPanelCols, n - j0);
+    if (!transposed) {
+      for (int64_t r = 0; r < rows; ++r) {
+        int8_t *out = q + r * kPanelCols;
+        const int64_t row = k0 + r;
+        if (weight.int4) {
+          const uint8_t *bytes = weight.nz
+                                     ? weight.data + ((j0 / 64) * ((k + 15) / 16) + row / 16) * 512 + (row % 16) * 32
+                                     : weight.data + row * (n / 2) + j0 / 2;
+          widen_nibbles(bytes, (live + 1) / 2, out);
+        } else if (!weight.nz) {
+          std::memcpy(out, weight.data + row * n + j0, static_cast<size_t>(live));
+        } else {
+          for (int64_t half = 0; half < live; half += 32) {
+            const int64_t col = j0 + half;
+            std::memcpy(out + half, weight.data + ((col / 32) * ((k + 15) / 16) + row / 16) * 512 + (row % 16) * 32,
+                        static_cast<size_t>(std::min<int64_t>(32, live - half)));
+          }
+        }
+        std::fill(out + live, out + kPanelCols, int8_t{0});
+      }
+      return;
+    }
+    // Stored (n, k): column j of W is row j of the stored matrix.
+    for (int64_t r = 0; r < rows; ++r) std::fill(q + r * kPanelCols, q + (r + 1) * kPanelCols, int8_t{0});
+    for (int64_t c = 0; c < live; ++c) {
+      for (int64_t r = 0; r < rows; ++r) q[r * kPanelCols + c] = weight.value(j0 + c, k0 + r);
+    }
+  }
+
+  // 64 floats of scale row g (or offset row) for columns [j0, j0 + 64): broadcast when the operand has one
+  // column, 0 past n.
+  void operand_row(const Matrix &op, int64_t g, int64_t j0, float *out) const {
+    const int64_t live = std::min<int64_t>(kPanelCols, n - j0);
+    for (int64_t c = 0; c < kPanelCols; ++c) out[c] = c < live ? operand(op, g, op.cols == 1 ? 0 : j0 + c) : 0.0f;
+  }
+
+  // Rows [i0, i0 + rows) x [k0, k0 + cols) of x as float32, row stride kPanelRows.
+  void widen_x(int64_t i0, int64_t rows, int64_t k0, int64_t cols, float *out) const {
+    const kernels::CastKernels &cast = *isa->cast;
+    const bool bf16 = x.type == ElementType::kBFloat16;
+    for (int64_t i = 0; i < rows; ++i) {
+      float *o = out + i * kPanelRows;
+      if (x.col_stride == 1) {
+        const auto *src = reinterpret_cast<const uint16_t *>(at(x, i0 + i, k0));
+        if (bf16) {
+          cast.bfloat16_to_float(src, o, cols);
+        } else {
+          cast.half_to_float(src, o, cols);
+        }
+        continue;
+      }
+      for (int64_t c = 0; c < cols; ++c) {
+        const uint16_t h = engine::read_as<uint16_t>(at(x, i0 + i, k0 + c));
+        o[c] = bf16 ? bfloat16_to_float(h) : half_to_float(h);
+      }
+    }
+  }
+
+  // y for rows [i0, i1) x columns [j0, j0 + 64) from their sums.
+  void finish_tile(int64_t i0, int64_t i1, int64_t j0, const float *acc) const {
+    const int64_t live = std::min<int64_t>(kPanelCols, n - j0);
+    float post[kPanelCols], bias_row[kPanelCols], qs[kPanelCols], qo[kPanelCols];
+    for (int64_t c = 0; c < live; ++c) {
+      post[c] = packed_scale ? operand(scale, 0, scale.cols == 1 ? 0 : j0 + c) : 1.0f;
+      bias_row[c] = present(bias) ? engine::load_value(at(bias, 0, bias.cols == 1 ? 0 : j0 + c), bias.type).re : 0.0f;
+      if (present(quant_scale)) {
+        const uint64_t word = engine::read_as<uint64_t>(at(quant_scale, 0, quant_scale.cols == 1 ? 0 : j0 + c));
+        qs[c] = bits_float(static_cast<uint32_t>(word) & 0xFFFFE000u);
+        qo[c] = present(quant_offset) ? engine::read_as<float>(at(quant_offset, 0, quant_offset.cols == 1 ? 0 : j0 + c))
+                                      : 0.0f;
+      }
+    }
+    const bool bf16_x = x.type == ElementType::kBFloat16;
+    for (int64_t i = i0; i < i1; ++i) {
+      const float *a = acc + (i - i0) * kPanelCols;
+      for (int64_t c = 0; c < live; ++c) {
+        float v = a[c];
+        if (packed_scale) v = v * post[c];
+        if (bf16_x) v = round_to_bfloat16(v);
+        if (present(bias)) v = v + bias_row[c];
+        const int64_t at_y = i * n + j0 + c;
+        switch (y_type) {
+          case ElementType::kInt8: {
+            const float t = std::nearbyint(v * qs[c] + qo[c]);
+            const float s = std::isnan(t) ? 0.0f : std::min(127.0f, std::max(-128.0f, t));
+            static_cast<int8_t *>(y)[at_y] = static_cast<int8_t>(s);
+            break;
+          }
+          case ElementType::kBFloat16:
+            static_cast<uint16_t *>(y)[at_y] = float_to_bfloat16(v);
+            break;
+          default:
+            static_cast<uint16_t *>(y)[at_y] = float_to_half(v);
+            break;
+        }
+      }
+    }
+  }
+
+  // One tile: rows [i0, i1), columns [j0, j0 + 64).
+  void run_tile(int64_t i0, int64_t i1, int64_t j0) const {
+    thread_local std::vector<int8_t> q;
+    thread_local std::vector<float> panel, xs, acc;
+    q.resize(kPanelRows * kPanelCols);
+    panel.resize(kPanelRows * kPanelCols);
+    xs.resize(kRowBlock * kPanelRows);
+    acc.assign(static_cast<size_t>((i1 - i0) * kPanelCols), 0.0f);
+    float scale_row[kPanelCols], offset_row[kPanelCols];
+    int64_t loaded_group = -1;
+    const bool has_offset = present(offset);
+    const kernels::MatmulKernels &mk = *isa->matmul;
+    for (int64_t k0 = 0; k0 < k; k0 += kPanelRows) {
+      const int64_t rows = std::min(kPanelRows, k - k0);
+      decode_panel(k0, rows, j0, q.data());
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t g = group_rows > 0 ? (k0 + r) / group_rows : 0;
+        if (g != loaded_group) {
+          if (!packed_scale) operand_row(scale, g, j0, scale_row);
+          if (has_offset) operand_row(offset, g, j0, offset_row);
+          loaded_group = g;
+        }
+        mk.dequant_row(q.data() + r * kPanelCols, has_offset ? offset_row : nullptr, packed_scale ? nullptr : scale_row,
+                       rounding, panel.data() + r * kPanelCols);
+      }
+      for (int64_t ib = i0; ib < i1; ib += kRowBlock) {
+        const int64_t block = std::min(kRowBlock, i1 - ib);
+        widen_x(ib, block, k0, rows, xs.data());
+        mk.accumulate(xs.data(), kPanelRows, block, panel.data(), rows, acc.data() + (ib - i0) * kPanelCols);
+      }
+    }
+    finish_tile(i0, i1, j0, acc.data());
+  }
+};
+
+bool is_float16_type(ElementType t) { return t == ElementType::kFloat16 || t == ElementType::kBFloat16; }
+
+Result check_matrix(const Matrix &a, const char *name, int64_t rows, int64_t cols) {
+  if (a.rows != rows || a.cols != cols) {
+    return fail(ErrorKind::kShape, std::string(name) + " must be " + std::to_string(rows) + " x " +
+                                       std::to_string(cols) + ", but it is " + std::to_string(a.rows) + " x " +
+                                       std::to_string(a.cols));
+  }
+  return {};
+}
+
+// The operand's rows x cols against the ones a scale-like operand may have: (G, n) or (G, 1).
+Result check_scale_shape(const Matrix &a, const char *name, int64_t groups, int64_t n) {
+  if (a.rows != groups || (a.cols != n && a.cols != 1)) {
+    return fail(ErrorKind::kShape, std::string(name) + " must be " + std::to_string(groups) + " x " +
+                                       std::to_string(n) + " (or x 1), but it is " + std::to_string(a.rows) + " x " +
+                                       std::to_string(a.cols));
+  }
+  return {};
+}
+
+Result make_plan(const MatmulArgs &a, Plan *p) {
+  if (Result r; !engine::settings_error().empty()) {
+    r.kind = ErrorKind::kSettings;
+    r.message = engine::settings_error();
+    return r;
+  }
+  if (!present(a.x) || a.y == nullptr || a.weight.data == nullptr || !present(a.scale)) {
+    return fail(ErrorKind::kBuffer, "x, weight, scale and y are required");
+  }
+  if (!is_float16_type(a.x.type)) return fail(ErrorKind::kType, "x must be float16 or bfloat16");
+  const int64_t m = a.x.rows, k = a.x.cols, n = a.weight.n;
+  if (m < 1 || k < 1 || n < 1 || a.weight.k != k) {
+    return fail(ErrorKind::kShape, "x is " + std::to_string(m) + " x " + std::to_string(k) + " and the weight " +
+                                       std::to_string(a.weight.k) + " x " + std::to_string(n) +
+                                       ": m, k, n must be positive and the k equal");
+  }
+  int64_t mn = 0, mk = 0, kn = 0;
+  if (__builtin_mul_overflow(m, n, &mn) || __builtin_mul_overflow(m, k, &mk) || __builtin_mul_overflow(k, n, &kn)) {
+    return fail(ErrorKind::kShape, "the matmul is too large");
+  }
+  const bool int4 = a.weight.type == ElementType::kInt4;
+  if (!int4 && a.weight.type != ElementType::kInt8) return fail(ErrorKind::kType, "the weight must be int4 or int8");
+  if (a.weight.layout != Layout::kNd && a.weight.layout != Layout::kNz)
+    return fail(ErrorKind::kArgument, "unknown layout");
+  p->transposed = a.weight.transposed;
+  p->weight = Stored{static_cast<const uint8_t *>(a.weight.data), int4, a.weight.layout == Layout::kNz,
+                     p->transposed ? n : k, p->transposed ? k : n};
+  if (int4 && p->weight.cols % 2 != 0) {
+    return fail(ErrorKind::kShape, "an int4 weight's stored rows must hold an even number of values, but they hold " +
+                                       std::to_string(p->weight.cols));
+  }
+  if (a.weight.bytes < stored_bytes(p->weight)) {
+    return fail(ErrorKind::kBuffer, "the weight holds " + std::to_string(a.weight.bytes) +
+                                        " bytes, but its layout needs " + std::to_string(stored_bytes(p->weight)));
+  }
+  p->packed_scale = a.scale.type == ElementType::kUint64 || a.scale.type == ElementType::kInt64;
+  if (!p->packed_scale && a.scale.type != a.x.type) return fail(ErrorKind::kType, "the scale must be of x's type");
+  if (a.group_size < 0) return fail(ErrorKind::kArgument, "the group size must not be negative");
+  const int64_t groups = a.group_size > 0 ? (k + a.group_size - 1) / a.group_size : 1;
+  if (p->packed_scale && groups != 1) return fail(ErrorKind::kShape, "a packed scale has one row");
+  if (Result r = check_scale_shape(a.scale, "the scale", groups, n); !r) return r;
+  if (present(a.offset)) {
+    if (Result r = check_scale_shape(a.offset, "the offset", a.scale.rows, n); !r) return r;
+    const ElementType want = p->packed_scale ? ElementType::kInt32 : a.x.type;
+    if (a.offset.type != want) return fail(ErrorKind::kType, "the offset's type does not go with the scale's");
+  }
+  if (present(a.bias)) {
+    if (a.bias.rows != 1 || (a.bias.cols != n && a.bias.cols != 1))
+      return fail(ErrorKind::kShape, "the bias must be 1 x n");
+    if (!is_float16_type(a.bias.type) && a.bias.type != ElementType::kFloat32) {
+      return fail(ErrorKind::kType, "the bias must be float16, bfloat16 or float32");
+    }
+  }
+  const bool int8_out = present(a.quant_scale);
+  if (int8_out) {
+    if (a.quant_scale.type != ElementType::kUint64 && a.quant_scale.type != ElementType::kInt64) {
+      return fail(ErrorKind::kType, "the output quantization scale holds 64-bit words");
+    }
+    if (a.quant_scale.rows != 1 || (a.quant_scale.cols != n && a.quant_scale.cols != 1)) {
+      return fail(ErrorKind::kShape, "the output quantization scale must be 1 x n or 1 x 1");
+    }
+    if (present(a.quant_offset)) {
+      if (Result r = check_matrix(a.quant_offset, "the output quantization offset", 1, a.quant_scale.cols); !r)
+        return r;
+      if (a.quant_offset.type != ElementType::kFloat32) {
+        return fail(ErrorKind::kType, "the output quantization offset must be float32");
+      }
+    }
+  } else if (present(a.quant_offset)) {
+    return fail(ErrorKind::kArgument, "an output quantization offset needs its scale");
+  }
+  if (int8_out ? a.y_type != ElementType::kInt8 : a.y_type != a.x.type) {
+    return fail(ErrorKind::kType, int8_out ? "quantized output is int8" : "y must be of x's type");
+  }
+  p->m = m;
+  p->k = k;
+  p->n = n;
+  p->x = a.x;
+  p->scale = a.scale;
+  p->offset = a.offset;
+  p->group_rows = a.group_size > 0 ? a.group_size : 0;
+  p->bias = a.bias;
+  p->quant_scale = a.quant_scale;
+  p->quant_offset = a.quant_offset;
+  p->y = a.y;
+  p->y_type = a.y_type;
+  p->rounding = a.x.type == ElementType::kBFloat16 ? Rounding::kBFloat16 : Rounding::kHalf;
+  p->isa = engine::active_isa();
+  return {};
+}
+
+}  // namespace
+
+Result matmul_workspace(const MatmulArgs &args, size_t *bytes) {
+  Plan plan;
+  if (Result r = make_plan(args, &plan); !r) return r;
+  if (bytes != nullptr) *bytes = 0;
+  return {};
+}
+
+Result weight_quant_matmul(const MatmulArgs &args, void * /*workspace*/, size_t /*workspace_bytes*/) {
+  try {
+    Plan plan;
+    if (Result r = make_plan(args, &plan); !r) return r;
+    const int threads = engine::thread_count();
+    const int64_t col_tiles = (plan.n + kPanelCols - 1) / kPanelCols;
+    // Row chunks only when the column tiles leave threads idle, and never thinner than kMinChunkRows.
+    int64_t row_chunks = 1;
+    if (col_tiles < threads) {
+      row_chunks = std::min((threads + col_tiles - 1) / col_tiles, (plan.m + kMinChunkRows - 1) / kMinChunkRows);
+      row_chunks = std::max<int64_t>(1, row_chunks);
+    }
+    const int64_t chunk_rows = (plan.m + row_chunks - 1) / row_chunks;
+    const int64_t tiles = col_tiles * row_chunks;
+    // Small problems stay on the calling thread (as packing does): threads cost more than they give.
+    const int64_t work = plan.m * plan.k * plan.n;
+    const int use = work < (int64_t{1} << 20) ? 1 : threads;
+    engine::run_parts(static_cast<int>(std::min<int64_t>(tiles, INT32_MAX)), use, [&](int t) {
+      const int64_t j0 = (t % col_tiles) * kPanelCols;
+      const int64_t i0 = (t / col_tiles) * chunk_rows;
+      const int64_t i1 = std::min(plan.m, i0 + chunk_rows);
+      if (i0 < i1) plan.run_tile(i0, i1, j0);
+    });
+  } catch (const std::bad_alloc &) {
+    return fail(ErrorKind::kMemory, "out of memory");
+  }
+  return {};
+}
+
+}  // namespace int4pack

@@ -1,0 +1,51 @@
+// Matmul steps with AVX2, FMA and F16C: eight floats a vector, one row of x at a time (64 columns of
+// accumulators take 8 of the 16 registers).
+#include <immintrin.h>
+
+#include "kernels/matmul_kernels.h"
+#include "kernels/matmul_x86.h"
+
+namespace int4pack::kernels {
+namespace {
+
+struct Avx2 {
+  using V = __m256;
+  using I = __m256i;
+  static constexpr int64_t kLanes = 8;
+  static V load(const float *p) { return _mm256_loadu_ps(p); }
+  static void store(float *p, V v) { _mm256_storeu_ps(p, v); }
+  static V set1(float f) { return _mm256_set1_ps(f); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V from_int8(const int8_t *q) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(q))));
+  }
+  static V round_half(V v) {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  static I iset1(int v) { return _mm256_set1_epi32(v); }
+  static I iand(I a, I b) { return _mm256_and_si256(a, b); }
+  static I ior(I a, I b) { return _mm256_or_si256(a, b); }
+  static I iadd(I a, I b) { return _mm256_add_epi32(a, b); }
+  static I isrl16(I a) { return _mm256_srli_epi32(a, 16); }
+  static I iselect_nan(I bits, I if_nan, I otherwise) {
+    const I nan = _mm256_cmpgt_epi32(_mm256_and_si256(bits, iset1(0x7FFFFFFF)), iset1(0x7F800000));
+    return _mm256_blendv_epi8(otherwise, if_nan, nan);
+  }
+  static V round_bf16(V v) { return _mm256_castsi256_ps(bf16_round_bits<I, Avx2>(_mm256_castps_si256(v))); }
+};
+
+void dequant_row_avx2(const int8_t *q, const float *offset, const float *scale, Rounding r, float *out) {
+  dequant_row_x86<Avx2>(q, offset, scale, r, out);
+}
+
+void accumulate_avx2(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc) {
+  accumulate_x86<Avx2, 1>(x, x_stride, rows, w, kp, acc);
+}
+
+}  // namespace
+
+const MatmulKernels matmul_avx2{dequant_row_avx2, accumulate_avx2};
+
+}  // namespace int4pack::kernels

@@ -1,0 +1,37 @@
+// The matmul family: the two inner steps of the weight-quantized matmul (engine/matmul.cc), over panels of
+// 64 columns (one FRACTAL_NZ int4 block wide):
+//   dequant_row   one row of 64 int4/int8 values to their antiquantized float values, CANN's golden steps
+//   accumulate    acc += x * panel for a few rows of x, each product added in order of k
+// Every table computes every output bit for bit as the scalar one does: products of two half or bfloat16
+// values are exact in float32, so an FMA and the scalar `acc + x * w` round alike, and each acc element
+// sums over k in the same order.
+#ifndef INT4PACK_KERNELS_MATMUL_KERNELS_H_
+#define INT4PACK_KERNELS_MATMUL_KERNELS_H_
+
+#include <cstdint>
+
+#include "kernels/isa_arch.h"
+
+namespace int4pack::kernels {
+
+inline constexpr int64_t kPanelCols = 64;
+
+// r() of the golden steps: round a float32 to the activation type (and back), or not at all.
+enum class Rounding : int { kNone = 0, kHalf = 1, kBFloat16 = 2 };
+
+struct MatmulKernels {
+  // out[c] = r(r(q[c] + offset[c]) * scale[c]) for c < 64; offset null: r(q[c] * scale[c]); scale null:
+  // q[c] + offset[c] (or q[c]), unrounded (the packed-scale mode scales after the matmul).
+  void (*dequant_row)(const int8_t *q, const float *offset, const float *scale, Rounding rounding, float *out);
+  // acc[i][c] += x[i][t] * w[t][c] for i < rows, c < 64, t = 0 .. kp-1 in that order. x: rows x kp with
+  // row stride x_stride; w: kp x 64; acc: rows x 64.
+  void (*accumulate)(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc);
+};
+
+#define INT4PACK_ISA(name, arch, flags, requirement) INT4PACK_ON_##arch(extern const MatmulKernels matmul_##name;)
+#include "kernels/isa_list.inc"
+#undef INT4PACK_ISA
+
+}  // namespace int4pack::kernels
+
+#endif  // INT4PACK_KERNELS_MATMUL_KERNELS_H_

@@ -1,0 +1,163 @@
+// The cast and matmul kernel families of every ISA against the scalar table, bit for bit: every half and
+// bfloat16 pattern, floats at every rounding boundary, NaN payloads; dequant_row under every rounding and
+// operand mix; accumulate over row counts and panel depths around the vector and register block sizes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/floats.h"
+#include "isa_names.h"
+#include "kernels/isa.h"
+
+namespace int4pack {
+namespace {
+
+using testing::compiled_isa_names;
+
+const kernels::Isa &scalar_isa() { return *kernels::find_supported("scalar"); }
+
+class FloatKernels : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    isa_ = kernels::find_supported(GetParam());
+    if (isa_ == nullptr) GTEST_SKIP() << "this CPU does not support " << GetParam();
+  }
+  const kernels::Isa *isa_ = nullptr;
+};
+
+std::vector<float> interesting_floats(size_t random_count) {
+  std::vector<float> v;
+  for (uint32_t h = 0; h <= 0xFFFF; ++h) {  // every half and bfloat16 value, and the midpoints around them
+    const float f = half_to_float(static_cast<uint16_t>(h));
+    v.push_back(f);
+    v.push_back(std::nextafter(f, INFINITY));
+    v.push_back(std::nextafter(f, -INFINITY));
+    v.push_back(bits_float(h << 16));
+    v.push_back(bits_float((h << 16) | 0x8000u));  // a bfloat16 tie
+    v.push_back(bits_float((h << 16) | 0x8001u));
+    v.push_back(bits_float((h << 16) | 0x7FFFu));
+  }
+  for (float f : {1e-45f, 1e-40f, 65519.99f, 65520.0f, 3.3895e38f, 3.4e38f, INFINITY, -INFINITY, NAN, -NAN})
+    v.push_back(f);
+  v.push_back(bits_float(0x7F800001u));  // signalling NaNs with payloads
+  v.push_back(bits_float(0xFFA00000u));
+  v.push_back(bits_float(0x7FBFFFFFu));
+  std::mt19937 gen(3);
+  for (size_t i = 0; i < random_count; ++i) v.push_back(bits_float(static_cast<uint32_t>(gen())));
+  return v;
+}
+
+TEST_P(FloatKernels, FloatToHalfAndBfloat16MatchScalar) {
+  const std::vector<float> v = interesting_floats(100000);
+  for (bool bf16 : {false, true}) {
+    for (size_t start : {size_t{0}, size_t{1}}) {  // aligned and not
+      const size_t n = v.size() - start;
+      std::vector<uint16_t> got(n + 1, 0xDEAD), want(n + 1, 0xDEAD);
+      const auto convert = bf16 ? isa_->cast->float_to_bfloat16 : isa_->cast->float_to_half;
+      const auto reference = bf16 ? scalar_isa().cast->float_to_bfloat16 : scalar_isa().cast->float_to_half;
+      convert(v.data() + start, got.data(), static_cast<int64_t>(n));
+      reference(v.data() + start, want.data(), static_cast<int64_t>(n));
+      for (size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(got[i], want[i]) << (bf16 ? "bf16" : "half") << " of bits 0x" << std::hex << float_bits(v[start + i]);
+      }
+      EXPECT_EQ(got[n], 0xDEAD) << "wrote past the end";
+    }
+  }
+}
+
+TEST_P(FloatKernels, HalfAndBfloat16ToFloatMatchScalar) {
+  std::vector<uint16_t> all(65536 + 7);
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i);
+  for (bool bf16 : {false, true}) {
+    for (int64_t n :
+         {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{8}, int64_t{9}, int64_t{17}, static_cast<int64_t>(all.size())}) {
+      std::vector<float> got(static_cast<size_t>(n) + 1, -1.0f), want(static_cast<size_t>(n) + 1, -1.0f);
+      (bf16 ? isa_->cast->bfloat16_to_float : isa_->cast->half_to_float)(all.data(), got.data(), n);
+      (bf16 ? scalar_isa().cast->bfloat16_to_float : scalar_isa().cast->half_to_float)(all.data(), want.data(), n);
+      for (int64_t i = 0; i <= n; ++i) {
+        ASSERT_EQ(float_bits(got[static_cast<size_t>(i)]), float_bits(want[static_cast<size_t>(i)]))
+            << (bf16 ? "bf16 " : "half ") << std::hex << all[static_cast<size_t>(std::min<int64_t>(i, n))];
+      }
+    }
+  }
+}
+
+TEST_P(FloatKernels, DequantRowMatchesScalar) {
+  std::mt19937 gen(5);
+  std::uniform_int_distribution<int> q(-128, 127);
+  std::uniform_real_distribution<float> scales(1e-4f, 0.1f), offsets(-9.0f, 9.0f);
+  const std::vector<float> specials = interesting_floats(0);
+  for (int round = 0; round < 300; ++round) {
+    int8_t values[kernels::kPanelCols];
+    float offset[kernels::kPanelCols], scale[kernels::kPanelCols];
+    for (int64_t c = 0; c < kernels::kPanelCols; ++c) {
+      values[c] = static_cast<int8_t>(q(gen));
+      // Mostly ordinary operands; some rounds draw scales and offsets from every edge value.
+      scale[c] = round % 5 == 4 ? specials[gen() % specials.size()] : scales(gen);
+      offset[c] =
+          round % 7 == 6 ? specials[gen() % specials.size()] : std::round(offsets(gen)) + (c % 3 == 0 ? 0.5f : 0.0f);
+    }
+    for (auto rounding : {kernels::Rounding::kHalf, kernels::Rounding::kBFloat16, kernels::Rounding::kNone}) {
+      for (int mode = 0; mode < 4; ++mode) {
+        const float *o = (mode & 1) ? offset : nullptr;
+        const float *s = (mode & 2) ? scale : nullptr;
+        float got[kernels::kPanelCols], want[kernels::kPanelCols];
+        isa_->matmul->dequant_row(values, o, s, rounding, got);
+        scalar_isa().matmul->dequant_row(values, o, s, rounding, want);
+        for (int64_t c = 0; c < kernels::kPanelCols; ++c) {
+          ASSERT_EQ(float_bits(got[c]), float_bits(want[c]))
+              << "round " << round << " mode " << mode << " column " << c;
+        }
+      }
+    }
+  }
+}
+
+// Products of half / bfloat16 values are exact in float32, so every ISA's sums are the scalar's bit for bit.
+TEST_P(FloatKernels, AccumulateMatchesScalar) {
+  std::mt19937 gen(9);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  for (int64_t rows : {1, 2, 3, 4, 5, 8, 9, 31}) {
+    for (int64_t kp : {1, 2, 15, 16, 17, 64, 127, 128}) {
+      for (bool bf16 : {false, true}) {
+        const int64_t stride = 128 + 3;
+        std::vector<float> x(static_cast<size_t>(rows * stride)), w(static_cast<size_t>(kp * kernels::kPanelCols));
+        for (float &v : x) v = bf16 ? round_to_bfloat16(unit(gen)) : round_to_half(unit(gen));
+        for (float &v : w) v = bf16 ? round_to_bfloat16(unit(gen) * 0.1f) : round_to_half(unit(gen) * 0.1f);
+        std::vector<float> got(static_cast<size_t>(rows * kernels::kPanelCols)), want;
+        for (float &v : got) v = unit(gen);
+        want = got;
+        isa_->matmul->accumulate(x.data(), stride, rows, w.data(), kp, got.data());
+        scalar_isa().matmul->accumulate(x.data(), stride, rows, w.data(), kp, want.data());
+        for (size_t i = 0; i < got.size(); ++i) {
+          ASSERT_EQ(float_bits(got[i]), float_bits(want[i])) << rows << " rows, kp " << kp << ", element " << i;
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryIsa, FloatKernels, ::testing::ValuesIn(compiled_isa_names()),
+                         [](const ::testing::TestParamInfo<std::string> &info) { return info.param; });
+
+// The scalar definitions themselves, on values whose answers are known.
+TEST(FloatDefinitions, RoundingToNearestEven) {
+  EXPECT_EQ(float_to_half(1.0f), 0x3C00);
+  EXPECT_EQ(float_to_half(65520.0f), 0x7C00);
+  EXPECT_EQ(float_to_bfloat16(1.0f), 0x3F80);
+  EXPECT_EQ(float_to_bfloat16(bits_float(0x3F808000u)), 0x3F80);  // a tie to even (down)
+  EXPECT_EQ(float_to_bfloat16(bits_float(0x3F818000u)), 0x3F82);  // a tie to even (up)
+  EXPECT_EQ(float_to_bfloat16(bits_float(0x3F808001u)), 0x3F81);
+  EXPECT_EQ(float_to_bfloat16(bits_float(0x7F7FFFFFu)), 0x7F80);  // rounds up to infinity
+  EXPECT_EQ(float_to_bfloat16(bits_float(0x7F800001u)), 0x7FC0);  // a signalling NaN comes out quiet
+  EXPECT_EQ(float_bits(bfloat16_to_float(0x7F81)), 0x7FC10000u);
+  EXPECT_EQ(float_bits(half_to_float(0x7C01)), 0x7FC02000u);
+  EXPECT_EQ(round_to_half(3.0f + 3.0f / 1024), 3.0f + 4.0f / 1024);  // 3 + 1.5 ulp(2^-9): to even
+}
+
+}  // namespace
+}  // namespace int4pack
