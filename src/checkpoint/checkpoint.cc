@@ -143,10 +143,11 @@ Checkpoint open_checkpoint(const std::string &path) {
   return c;
 }
 
-void write_directory_rest(const Checkpoint &in, const std::string &staging, uint64_t tensor_bytes, Observer &observer) {
+void write_directory_rest(const Checkpoint &in, const std::string &staging, uint64_t tensor_bytes, Observer &observer,
+                          const IndexChanges *changes) {
   if (!in.is_directory) return;
   if (!in.index_name.empty()) {
-    const std::string index = rewrite_index(in.index_text, tensor_bytes);
+    const std::string index = rewrite_index(in.index_text, tensor_bytes, changes);
     const std::string path = (fs::path(staging) / in.index_name).string();
     std::FILE *f = std::fopen(path.c_str(), "wb");
     const bool ok = f != nullptr && std::fwrite(index.data(), 1, index.size(), f) == index.size();
@@ -166,10 +167,15 @@ std::string shard_output_path(const Checkpoint &in, const std::string &staging, 
   return in.is_directory ? (fs::path(staging) / in.shard_names[s]).string() : staging;
 }
 
-std::string rewrite_index(const std::string &index_text, uint64_t total_size) {
+std::string rewrite_index(const std::string &index_text, uint64_t total_size, const IndexChanges *changes) {
   Json index = Json::parse(index_text);
   if (!index.contains("metadata") || !index["metadata"].is_object()) index["metadata"] = Json::object();
   index["metadata"]["total_size"] = total_size;
+  if (changes != nullptr) {
+    Json &map = index["weight_map"];
+    for (const std::string &name : changes->removed) map.erase(name);
+    for (const auto &[name, shard] : changes->added) map[name] = shard;
+  }
   return index.dump(2) + "\n";
 }
 

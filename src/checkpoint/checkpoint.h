@@ -3,7 +3,9 @@
 #ifndef INT4PACK_CHECKPOINT_CHECKPOINT_H_
 #define INT4PACK_CHECKPOINT_CHECKPOINT_H_
 
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,12 +32,20 @@ struct Checkpoint {
 // shard exactly once.
 Checkpoint open_checkpoint(const std::string &path);
 
-// The index for an output checkpoint: the input's, with metadata.total_size set to total_size.
-std::string rewrite_index(const std::string &index_text, uint64_t total_size);
+// How an output's tensors differ from its input's by name: removed, and added (name -> shard file name).
+struct IndexChanges {
+  std::set<std::string> removed;
+  std::map<std::string, std::string> added;
+};
+
+// The index for an output checkpoint: the input's, with metadata.total_size set to total_size and the
+// weight_map changed as `changes` says.
+std::string rewrite_index(const std::string &index_text, uint64_t total_size, const IndexChanges *changes = nullptr);
 
 // The rest of an output checkpoint directory beside its shards: the index, rewritten for `tensor_bytes`
-// of tensor data, and the other files (config, tokenizer), copied. Nothing for a single file.
-void write_directory_rest(const Checkpoint &in, const std::string &staging, uint64_t tensor_bytes, Observer &observer);
+// of tensor data (and `changes`), and the other files (config, tokenizer), copied. Nothing for a single file.
+void write_directory_rest(const Checkpoint &in, const std::string &staging, uint64_t tensor_bytes, Observer &observer,
+                          const IndexChanges *changes = nullptr);
 
 // Where shard s of `in` goes when the output is written at `staging` (a file, or a directory).
 std::string shard_output_path(const Checkpoint &in, const std::string &staging, size_t s);

@@ -72,6 +72,12 @@ uint64_t packed_header_room(const SafetensorsFile &file, const std::vector<bool>
   return header_text(meta, longest).size();
 }
 
+uint64_t bounded_header_room(const std::map<std::string, std::string> &metadata, std::vector<HeaderEntry> entries) {
+  constexpr uint64_t kLargestOffset = 10'000'000'000'000'000'000u;  // 20 digits, as many as any uint64
+  for (HeaderEntry &e : entries) e.begin = e.end = kLargestOffset;
+  return header_text(metadata, entries).size();
+}
+
 OutputTensor unpacked_output(const SafetensorsFile &file, const TensorEntry &packed, const PackedRecord &r) {
   const std::string where = file.path() + ": tensor '" + packed.name + "'";
   const PackOptions &o = r.options;

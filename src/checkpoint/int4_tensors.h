@@ -33,6 +33,9 @@ const uint8_t *pack_if_in_range(const SafetensorsFile &file, const TensorEntry &
 uint64_t packed_header_room(const SafetensorsFile &file, const std::vector<bool> &may_pack, const PackOptions &options,
                             const std::map<std::string, std::string> &metadata);
 
+// Room enough for a header holding `entries` (their offsets taken as large as any file's) and `metadata`.
+uint64_t bounded_header_room(const std::map<std::string, std::string> &metadata, std::vector<HeaderEntry> entries);
+
 // The original tensor back from its packed form and record.
 OutputTensor unpacked_output(const SafetensorsFile &file, const TensorEntry &packed, const PackedRecord &record);
 

@@ -3,8 +3,8 @@
 // Every input format plugs in here: it finds its layers in a checkpoint and, for each, yields the (k, n)
 // matrix of signed int4 values (k = input features, n = output features) row by row through the engine's
 // RowSource, its quantization parameters, and the source tensors the layer replaces. The converter packs
-// the rows (one read of each source tensor, checked on the way) and writes what the format yields. Today's
-// implementation is the int32/int16/int8/uint8 carrier of one value per element (carrier_layer.h).
+// the rows (one read of each source tensor, checked on the way) and writes what the format yields: int4
+// carriers of one value per element (carrier_layer.h) and the quantizers' own layouts (quant_layer.h).
 #ifndef INT4PACK_CHECKPOINT_LAYER_SOURCE_H_
 #define INT4PACK_CHECKPOINT_LAYER_SOURCE_H_
 
@@ -19,12 +19,15 @@
 
 namespace int4pack::checkpoint {
 
-// How a layer's int4 values map back to real weights: W[c][j] = (Qs[c][j] - zero[g][j]) * scale[g][j]
-// with g = c / group_size. Carriers hold none (their scales, if any, are ordinary tensors).
+// How a layer's int4 values map back to real weights, in the operator's terms: the weight of matrix row r
+// (input column perm[r], or r) and output column j is (M[r][j] + offset[g][j]) * scale[g][j], g = r /
+// group_size. Carriers hold none (their scales, if any, are ordinary tensors).
 struct QuantParams {
-  int64_t group_size = 0;            // input rows per group; 0: a single group over all of k, or none
-  std::vector<float> scales;         // (G, n), row-major; empty: none
-  std::vector<int32_t> zero_points;  // (G, n), signed; empty: symmetric
+  int64_t group_size = 0;      // rows of k per group; 0: one group over all of k (per-channel), or none
+  int64_t groups = 0;          // G; 0: none
+  std::vector<float> scales;   // (G, n), row-major
+  std::vector<float> offsets;  // (G, n): CANN's antiquantOffset, minus the signed zero point; empty: symmetric
+  std::vector<int32_t> perm;   // (k): act-order's row order (the caller gathers x[:, perm]); empty: none
 };
 
 class QuantizedLayerSource {

@@ -23,6 +23,33 @@ void refuse_existing_output(const std::string &output, bool force) {
   }
 }
 
+namespace {
+
+// Whether `inner` is `outer` or lies below it (both canonical).
+bool within(const fs::path &inner, const fs::path &outer) {
+  auto i = inner.begin();
+  for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+    if (o->empty()) continue;  // a trailing separator
+    if (i == inner.end() || *i != *o) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void refuse_output_over_input(const std::string &input, const std::string &output) {
+  std::error_code ec;
+  const fs::path in = fs::weakly_canonical(input, ec);
+  if (ec) return;  // the input cannot be resolved: opening it will say why
+  const fs::path out = fs::weakly_canonical(output, ec);
+  if (ec) return;
+  if (within(out, in) || within(in, out)) {
+    const std::string how = out == in ? "is" : within(out, in) ? "lies inside" : "contains";
+    throw UsageError("the output " + output + " " + how + " the input " + input + " (" + out.string() + ")" +
+                     "; the input is only read: write the output elsewhere");
+  }
+}
+
 OutputTransaction::OutputTransaction(std::string destination, bool directory, bool force, Observer &observer)
     : destination_(std::move(destination)), directory_(directory), force_(force), observer_(observer) {
   while (!destination_.empty() && destination_.size() > 1 && destination_.back() == '/') destination_.pop_back();

@@ -26,6 +26,9 @@ class Observer {
 
 // UsageError when `output` exists and `force` is not set (checked again at the rename).
 void refuse_existing_output(const std::string &output, bool force);
+// UsageError when `output` is `input`, lies inside it, or contains it, once symbolic links are resolved:
+// no command writes into what it reads, --force or not.
+void refuse_output_over_input(const std::string &input, const std::string &output);
 
 // Output written under a temporary name next to the destination and renamed into place by commit().
 // Until then, and whenever the object is destroyed without a commit (error, interruption), nothing

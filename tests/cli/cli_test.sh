@@ -12,104 +12,12 @@ fi
 TOOL=$1
 PY=$2
 IO=$3
+HERE=$(cd "$(dirname "$0")" && pwd)
 W=$(mktemp -d "${TMPDIR:-/tmp}/int4pack-cli-test.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 cd "$W" || exit 2
 
-# The sanitizers make any report fatal (and a leak an error exit), so a memory bug fails a check below.
-export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}abort_on_error=0:exitcode=99"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}${UBSAN_OPTIONS:+:}print_stacktrace=1:halt_on_error=1:exitcode=98"
-
-checks=0
-failed=()
-ok() { checks=$((checks + 1)); }
-bad() {
-  checks=$((checks + 1))
-  failed+=("$1")
-  echo "FAIL: $1" >&2
-  if [ -s "$W/err" ]; then sed 's/^/    stderr: /' "$W/err" | head -20 >&2; fi
-  if [ -s "$W/out" ]; then sed 's/^/    stdout: /' "$W/out" | head -10 >&2; fi
-}
-skipped=()
-known_bug() {  # known_bug DESCRIPTION COMMAND...: like check, but a failure is reported as a known bug, not counted
-  local what=$1
-  shift
-  if "$@"; then ok; else skipped+=("$what"); echo "SKIP (known bug): $what"; fi
-}
-check() {  # check DESCRIPTION COMMAND...: the command must succeed
-  local what=$1
-  shift
-  if "$@"; then ok; else bad "$what"; fi
-}
-st() { "$PY" "$IO" "$@"; }
-# later ARGS...: a safetensors_io.py check to run with the next flush (one Python process for many checks).
-later() { printf '%q ' "$@" >>"$W/batch"; echo >>"$W/batch"; }
-flush() {
-  [ -s "$W/batch" ] || return 0
-  local line n=0
-  "$PY" "$IO" batch "$W/batch" >"$W/batch.out" 2>&1
-  while IFS= read -r line; do
-    case $line in
-      BATCH-OK:*) ok; n=$((n + 1)) ;;
-      BATCH-FAIL:*) bad "${line#BATCH-FAIL: }"; n=$((n + 1)) ;;
-    esac
-  done <"$W/batch.out"
-  if [ "$n" -ne "$(wc -l <"$W/batch")" ]; then bad "python batch ran $n of $(wc -l <"$W/batch") checks: $(tail -3 "$W/batch.out")"; fi
-  rm -f "$W/batch"
-}
-
-# run WANT_RC COMMAND...: runs the tool with stdout in $W/out, stderr in $W/err; checks the exit code
-# (WANT_RC "nonzero" accepts 1..127: an error exit that is neither a crash nor a signal).
-rc=0
-run() {
-  local want=$1
-  shift
-  "$TOOL" "$@" >"$W/out" 2>"$W/err"
-  rc=$?
-  if [ "$want" = nonzero ]; then
-    if [ "$rc" -ge 1 ] && [ "$rc" -lt 128 ] && [ "$rc" -ne 98 ] && [ "$rc" -ne 99 ]; then ok; else bad "int4pack $* exited $rc, wanted an error exit (1..127)"; fi
-  elif [ "$rc" -eq "$want" ]; then
-    ok
-  else
-    bad "int4pack $* exited $rc, wanted $want"
-  fi
-}
-err_has() {  # err_has TEXT...: $W/err holds every TEXT (fixed strings)
-  local t
-  for t in "$@"; do
-    if grep -qF -- "$t" "$W/err"; then ok; else bad "stderr lacks '$t'"; fi
-  done
-}
-out_has() {
-  local t
-  for t in "$@"; do
-    if grep -qF -- "$t" "$W/out"; then ok; else bad "stdout lacks '$t'"; fi
-  done
-}
-one_error_line() {  # exactly one line on stderr, starting "int4pack:"
-  if [ "$(wc -l <"$W/err")" -eq 1 ] && head -c 9 "$W/err" | grep -qx 'int4pack:'; then ok; else bad "$1: stderr is not one 'int4pack:' line"; fi
-}
-absent() {  # absent PATH: neither PATH nor any PATH.int4pack-tmp-* / .int4pack-old-* exists
-  local p=$1 left
-  left=$(ls -d "$p" "$p".int4pack-tmp-* "$p".int4pack-old-* 2>/dev/null)
-  if [ -z "$left" ]; then ok; else bad "left behind: $left"; fi
-}
-no_temporaries() {  # no_temporaries DIR: no *.int4pack-tmp-* / *.int4pack-old-* anywhere under DIR
-  local left
-  left=$(find "$1" -name '*.int4pack-tmp-*' -o -name '*.int4pack-old-*')
-  if [ -z "$left" ]; then ok; else bad "temporaries left behind: $left"; fi
-}
-json_ok() {  # stdout is one JSON document; PYEXPR (optional) is asserted on it as `j`
-  if "$PY" -c 'import json,sys
-j = json.load(open(sys.argv[1]))
-sys.exit(0 if len(sys.argv) < 3 or eval(sys.argv[2]) else 1)' "$W/out" "$@"; then ok; else bad "stdout is not JSON satisfying ${1:-(parse)}"; fi
-}
-
-start=$(date +%s%N)
-section() {
-  local tenths=$((($(date +%s%N) - start) / 100000000))
-  echo "== $1 (at $((tenths / 10)).$((tenths % 10)) s)"
-}
+source "$HERE/harness.sh"
 
 # ---------------------------------------------------------------------------------------------------
 section "help and usage"
@@ -241,19 +149,18 @@ flush
 
 # ---------------------------------------------------------------------------------------------------
 section "sharded checkpoints"
-# The demo: a two-shard W4 checkpoint, converted to int4 NZ and verified by the tool itself.
+# The demo: a two-shard compressed-tensors checkpoint and a GPTQ one, converted to NZ and verified by the
+# tool itself (bytes and matmul); the config and tokenizer files copied.
 run 0 demo --dir demo -q
-D=demo/w4-int32-carriers
-O=demo/w4-int4-nz
-for shard in model-00001-of-00002.safetensors model-00002-of-00002.safetensors; do
-  later check-packed $D/$shard $O/$shard --format nz --dtype int4
+for pair in compressed-tensors-w4a16:compressed-tensors-nz gptq-w4a16-asym:gptq-nz; do
+  D=demo/${pair%%:*}
+  O=demo/${pair##*:}
+  for f in config.json tokenizer.json; do
+    check "demo: $f copied" cmp -s $D/$f $O/$f
+  done
+  run 0 verify $D $O --matmul
 done
-later check-index $D $O
-for f in config.json tokenizer.json; do
-  check "demo: $f copied" cmp -s $D/$f $O/$f
-done
-run 0 verify $D $O
-out_has "verified: 62 tensors (28 packed) checked, 0 failures"
+out_has "verified: 61 tensors (14 packed) checked, 0 failures"
 # A three-shard checkpoint of our own, with other files: to int32 ND, transposed, and back.
 check "make-sharded" st make-sharded sharded
 run 0 convert sharded sharded-out --dtype int32 --transpose --json
@@ -335,8 +242,8 @@ run 0 inspect p-mixed-nz-int4--transpose.safetensors
 out_has layers.0.q_proj.weight "int4 nz of I32 [48, 128] transposed" "12 tensors in 1 shard"
 run 0 inspect p-mixed-nz-int4--transpose.safetensors --json
 json_ok '[t["packed"] != "" for t in j["tensors"]].count(True) == 4 and len(j["tensors"]) == 12'
-run 0 inspect $D --json
-json_ok 'len(j["shards"]) == 2 and len(j["tensors"]) == 62'
+run 0 inspect demo/compressed-tensors-w4a16 --json
+json_ok 'len(j["shards"]) == 2 and len(j["tensors"]) == 47 and len(j["layers"]) == 14 and j["format"] == "compressed-tensors"'
 run 0 convert mixed.safetensors js.safetensors --json
 json_ok 'j["command"] == "convert" and j["packed_count"] == 4 and j["passed_through_count"] == 8'
 run 0 unpack js.safetensors jsu.safetensors --json
@@ -495,11 +402,4 @@ if [ "$(md5sum <big.safetensors)" = "$input_sum" ]; then ok; else bad "a failed 
 rm -f big.safetensors
 
 # ---------------------------------------------------------------------------------------------------
-no_temporaries "$W"
-echo "cli_test: $checks checks, ${#failed[@]} failed, ${#skipped[@]} skipped as known bugs"
-if [ ${#skipped[@]} -ne 0 ]; then printf '  known bug: %s\n' "${skipped[@]}"; fi
-if [ ${#failed[@]} -ne 0 ]; then
-  printf '  %s\n' "${failed[@]}"
-  exit 1
-fi
-exit 0
+finish cli_test

@@ -27,11 +27,23 @@ int main(int argc, char **argv) {
   };
 
   checkpoint::ConvertRequest request;
-  std::string format = "nd", dtype = "int4", input_encoding = "signed";
+  std::string format = "nd", dtype = "int4", input_encoding = "signed", from = "auto", act_dtype;
   CLI::App *convert = app.add_subcommand("convert", "pack a .safetensors file or a sharded checkpoint directory");
   convert->add_option("IN", request.input, "input .safetensors file or checkpoint directory")->required();
   convert->add_option("OUT", request.output, "output file or directory (same structure as IN)")->required();
-  convert->add_option("--format", format, "nd (row-major) or nz (FRACTAL_NZ)")->check(CLI::IsMember({"nd", "nz"}));
+  convert
+      ->add_option("--from", from,
+                   "what IN is: auto (from its config files), carrier, compressed-tensors, gptq, awq, msmodelslim")
+      ->check(CLI::IsMember({"auto", "carrier", "compressed-tensors", "gptq", "awq", "msmodelslim"}));
+  convert
+      ->add_option("--format", format,
+                   "nd (row-major), nz (FRACTAL_NZ), or auto (quantized layers: nz where the operator takes it)")
+      ->check(CLI::IsMember({"nd", "nz", "auto"}));
+  convert
+      ->add_option("--act-dtype", act_dtype,
+                   "quantized layers: the activation dtype, which the scales and offsets are written in "
+                   "(default: config.json's torch_dtype)")
+      ->check(CLI::IsMember({"float16", "bfloat16"}));
   convert->add_option("--dtype", dtype, "int4 (stored U8, 2 per byte) or int32 (8 per word)")
       ->check(CLI::IsMember({"int4", "int32"}));
   convert->add_option("--include", request.include, "pack the tensors whose name matches REGEX");
@@ -51,6 +63,10 @@ int main(int argc, char **argv) {
   CLI::App *verify = app.add_subcommand("verify", "re-derive every packed tensor from ORIGINAL and compare bytes");
   verify->add_option("ORIGINAL", first, "original file or directory")->required();
   verify->add_option("PACKED", second, "packed file or directory")->required();
+  bool matmul = false;
+  verify->add_flag("--matmul", matmul,
+                   "also multiply every converted quantized layer by a random x with aclnnWeightQuantBatchMatmulV2 "
+                   "and compare with the original's own dequantization (double precision)");
   add_common(verify, false);
 
   CLI::App *inspect = app.add_subcommand("inspect", "list the tensors of a file or checkpoint directory");
@@ -63,6 +79,10 @@ int main(int argc, char **argv) {
 
   CLI11_PARSE(app, argc, argv);
   request.options.layout = format == "nz" ? Layout::kNz : Layout::kNd;
+  request.auto_layout = format == "auto";
+  if (from != "auto") request.from = checkpoint::parse_source_format(from);
+  if (!act_dtype.empty())
+    request.act_dtype = act_dtype == "bfloat16" ? checkpoint::Dtype::kBF16 : checkpoint::Dtype::kF16;
   request.options.int32_words = dtype == "int32";
   request.options.input =
       input_encoding == "offset8" ? checkpoint::InputEncoding::kOffset8 : checkpoint::InputEncoding::kSigned;
@@ -71,7 +91,7 @@ int main(int argc, char **argv) {
   try {
     if (*convert) return tool::convert(request, common);
     if (*unpack) return tool::unpack(first, second, common);
-    if (*verify) return tool::verify(first, second, common);
+    if (*verify) return tool::verify(first, second, common, matmul);
     if (*inspect) return tool::inspect(first, common);
     if (*demo) return tool::demo(first, common);
   } catch (const tool::Interrupted &e) {
