@@ -6,7 +6,9 @@
 //   2. the whole input as a file (one temporary file per process, rewritten each time), opened with
 //      SafetensorsFile, then run through what the converter does with an opened file: the default
 //      selection (looks_like_int4_weight), check_tensor, packing, pass-through, and the int4pack records
-//      of __metadata__ (decode_record, unpacked_output);
+//      of __metadata__ (decode_record, unpacked_output); and the quantizers' readers (compressed-tensors,
+//      GPTQ, AWQ, msModelSlim) under a configuration the last byte chooses, checked against each format's
+//      own dequantization rule;
 //   3. when it starts with '{': as the *.safetensors.index.json of a checkpoint directory that holds two
 //      small valid shards, a subdirectory and a config file, opened with open_checkpoint; an accepted index
 //      goes through rewrite_index.
@@ -15,6 +17,7 @@
 // length is dtype x shape, unique names) is a finding.
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -29,7 +32,10 @@
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/int4_tensors.h"
+#include "checkpoint/original_layer.h"
+#include "checkpoint/quant_output.h"
 #include "checkpoint/safetensors_writer.h"
+#include "core/floats.h"
 #include "core/layout.h"
 #include "fuzz_common.h"
 #include "kernels/reference.h"
@@ -43,6 +49,21 @@ std::string g_file;  // per process: /tmp/fuzz_safetensors.<pid>.safetensors
 std::string g_dir;   // per process: /tmp/fuzz_safetensors.<pid>.d, a checkpoint directory
 
 constexpr uint64_t kMaxConvertBytes = 256 << 10;  // tensors packed / unpacked in full, at most
+
+class BytesSink : public ck::Sink {
+ public:
+  void write(const void *data, size_t bytes) override {
+    const auto *p = static_cast<const uint8_t *>(data);
+    this->bytes.insert(this->bytes.end(), p, p + bytes);
+  }
+  std::vector<uint8_t> bytes;
+};
+
+double half_at(const std::vector<uint8_t> &bytes, size_t i) {
+  uint16_t h;
+  std::memcpy(&h, bytes.data() + 2 * i, 2);
+  return int4pack::half_to_float(h);
+}
 
 class CountingSink : public ck::Sink {
  public:
@@ -221,6 +242,85 @@ void convert_paths(const ck::SafetensorsFile &file) {
   }
 }
 
+// The quantizers' readers on the file, read as each format with a configuration chosen by the input's
+// last byte. Every layer the reader accepts and converts must give, for every weight, the original's own
+// dequantization (original_layer.cc, written independently of quant_layer.cc): (M[r][j] + offset) * scale
+// from the packed bytes (unpacked by the reference) equals W[perm[r]][j], up to the rounding of scale and
+// offset to FLOAT16.
+void quant_paths(const uint8_t selector) {
+  const ck::Checkpoint in = ck::open_checkpoint(g_file);
+  for (ck::SourceFormat f : {ck::SourceFormat::kCompressedTensors, ck::SourceFormat::kGptq, ck::SourceFormat::kAwq,
+                             ck::SourceFormat::kMsModelSlim}) {
+    ck::QuantConfig config;
+    config.format = f;
+    const int64_t sizes[4] = {-1, 0, 32, 64};
+    config.group_size = sizes[selector & 3];
+    config.symmetric = (selector & 4) != 0;
+    config.gptq_v2 = (selector & 8) != 0;
+    config.slim_version = (selector & 16) ? "ascendV1" : "";
+    ck::WeightScheme scheme;
+    scheme.targets = {"Linear"};
+    scheme.format = "pack-quantized";
+    scheme.num_bits = 4;
+    scheme.type = "int";
+    scheme.strategy = (selector & 3) == 0 ? "channel" : "group";
+    scheme.group_size = config.group_size;
+    scheme.symmetric = config.symmetric;
+    config.schemes = {scheme};
+    for (const ck::TensorEntry &t : in.shards[0]->tensors()) config.tensor_types[t.name] = "W4A16";
+    const ck::LayerSearch search = ck::find_quant_layers(in, config);
+    for (const ck::QuantLayerPlan &plan : search.layers) {
+      if (plan.k * plan.n > int64_t{1} << 16 || plan.weight.entry->bytes() > kMaxConvertBytes) continue;
+      ck::LayerOptions o;
+      if ((selector & 32) != 0) o.layout = int4pack::Layout::kNd;
+      o.int32_words = (selector & 64) != 0;
+      o.act_dtype = ck::Dtype::kF16;
+      ck::ConvertedLayer c;
+      std::vector<std::string> problems;
+      if (!ck::convert_layer(plan, o, &c, &problems)) {
+        if (problems.empty()) fuzz::finding("convert_layer('%s') failed without a problem", plan.prefix.c_str());
+        continue;
+      }
+      const int4pack::MatrixShape m{c.record.view_shape[0], c.record.view_shape[1]};
+      const int4pack::PackedLayout layout =
+          c.record.options.layout == int4pack::Layout::kNz ? int4pack::PackedLayout::kNz : int4pack::PackedLayout::kNd;
+      if (c.storage.bytes != int4pack::packed_bytes(m, layout))
+        fuzz::finding("packed size of '%s'", plan.prefix.c_str());
+      std::vector<int32_t> values(static_cast<size_t>(m.rows * m.cols));
+      int4pack::reference::unpack(c.weight, m, layout, values.data());
+      std::vector<std::vector<uint8_t>> params;
+      for (const ck::OutputTensor &t : c.params) {
+        BytesSink sink;
+        t.write(sink);
+        if (sink.bytes.size() != t.bytes) fuzz::finding("'%s' wrote the wrong length", t.name.c_str());
+        params.push_back(sink.bytes);
+      }
+      const ck::OriginalLayer original(plan);
+      const bool transposed = c.record.options.transpose;
+      const bool has_offset = !c.record.layer.offset.empty(), has_perm = !c.record.layer.perm.empty();
+      const int64_t group = c.record.layer.group_size == 0 ? plan.k : c.record.layer.group_size;
+      for (int64_t r = 0; r < plan.k; ++r) {
+        int32_t from = static_cast<int32_t>(r);
+        if (has_perm) std::memcpy(&from, params.back().data() + 4 * r, 4);
+        for (int64_t j = 0; j < plan.n; ++j) {
+          const size_t at = static_cast<size_t>((r / group) * plan.n + j);
+          const double q = values[static_cast<size_t>(transposed ? j * plan.k + r : r * plan.n + j)];
+          const double s = half_at(params[0], at);
+          const double off = has_offset ? half_at(params[1], at) : 0.0;
+          double magnitude = 0;
+          const double want = original.weight(from, j, &magnitude);
+          const double got = (q + off) * s;
+          if (!(std::fabs(got - want) <= magnitude * 1.5e-3 + 17 * 0x1p-24)) {  // FLOAT16 rounding, subnormals
+            fuzz::finding("%s layer '%s': weight [%lld, %lld] is %g, the original's rule gives %g",
+                          ck::source_format_name(f), plan.prefix.c_str(), static_cast<long long>(r),
+                          static_cast<long long>(j), got, want);
+          }
+        }
+      }
+    }
+  }
+}
+
 void fuzz_file(const uint8_t *data, size_t size) {
   write_file(g_file, data, size);
   try {
@@ -241,6 +341,7 @@ void fuzz_file(const uint8_t *data, size_t size) {
       }
     }
     convert_paths(file);
+    if (size > 0) quant_paths(data[size - 1]);
   } catch (const ck::FormatError &) {
   } catch (const ck::IoError &) {
   }

@@ -80,6 +80,10 @@ uint64_t bounded_header_room(const std::map<std::string, std::string> &metadata,
 
 OutputTensor unpacked_output(const SafetensorsFile &file, const TensorEntry &packed, const PackedRecord &r) {
   const std::string where = file.path() + ": tensor '" + packed.name + "'";
+  if (r.quantized()) {
+    throw FormatError(where + " was converted from a " + std::string(source_format_name(r.layer.source)) +
+                      " layer; unpack gives back int4 carriers, not a quantizer's own tensors");
+  }
   const PackOptions &o = r.options;
   const MatrixShape m{r.view_shape[0], r.view_shape[1]};
   const PackedStorage storage = packed_storage(m, o);

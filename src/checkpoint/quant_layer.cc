@@ -1,11 +1,13 @@
 #include "checkpoint/quant_layer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <numeric>
 
+#include "checkpoint/scratch.h"
 #include "core/floats.h"
 
 namespace int4pack::checkpoint {
@@ -446,7 +448,17 @@ QuantParams read_quant_params(const QuantLayerPlan &p, std::vector<std::string> 
 QuantLayer::QuantLayer(const QuantLayerPlan &plan, const QuantParams &params, bool transposed)
     : plan_(plan), params_(params), transposed_(transposed), weight_name_(plan.prefix + ".weight") {}
 
-void QuantLayer::load() { bytes_ = bytes_of(plan_.weight); }
+void QuantLayer::load() {
+  static std::atomic<uint64_t> loads{0};
+  id_ = ++loads;
+  // A per-thread buffer in huge pages: the gathers below stride through it a source row at a time, and
+  // 4 KiB pages would cost a TLB miss per value.
+  thread_local ScratchBuffer buffer;
+  const TensorEntry &t = *plan_.weight.entry;
+  uint8_t *p = buffer.get(t.bytes());
+  if (t.bytes() > 0 && !plan_.weight.file->read(t, 0, p, t.bytes())) throw read_error();
+  bytes_ = p;
+}
 
 MatrixShape QuantLayer::matrix() const {
   return transposed_ ? MatrixShape{plan_.n, plan_.k} : MatrixShape{plan_.k, plan_.n};
@@ -460,7 +472,7 @@ void QuantLayer::describe(PackedRecord *record) const {
 }
 
 int32_t QuantLayer::value(int64_t row, int64_t col) const {
-  const uint8_t *b = bytes_.data();
+  const uint8_t *b = bytes_;
   const QuantLayerPlan &p = plan_;
   switch (p.format) {
     case SourceFormat::kCompressedTensors:
@@ -481,12 +493,89 @@ int32_t QuantLayer::value(int64_t row, int64_t col) const {
   }
 }
 
+// The words of weight_packed holding rows [b * kBlockRows, ...) of compressed-tensors' (k, n) matrix,
+// transposed: word w of the block for output j at words[w * pitch + j], so that a row of the matrix is a
+// contiguous pass over one of them. Each source row's words are one cache line, read once per block.
+void QuantLayer::fill_block(int64_t b, DecodedBlock *block) const {
+  const int64_t n = plan_.n, words = ceil_div(plan_.k, 8);
+  block->layer = id_;
+  block->first = b * kBlockRows;
+  block->pitch = n + 16;  // a power-of-two n would put every row of words in one L1 set
+  const int64_t w0 = block->first / 8, w1 = std::min(words, w0 + kBlockRows / 8);
+  block->words.resize(static_cast<size_t>(kBlockRows / 8 * block->pitch));
+  uint32_t *const out = block->words.data();
+  const int64_t pitch = block->pitch;
+  const uint8_t *const bytes = bytes_;
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t w = w0; w < w1; ++w) out[(w - w0) * pitch + j] = word_at(bytes, j * words + w);
+  }
+}
+
 // Rows [first, first + count) of the matrix. The source's own row order (GPTQ and AWQ keep rows of k;
-// compressed-tensors and msModelSlim rows of n) is read in order; the other is gathered from the copy.
+// compressed-tensors rows of n) is decoded a word at a time; compressed-tensors' (k, n) and GPTQ's (n, k)
+// gather eight rows from each word; the rest (act-order permutations, msModelSlim, AWQ transposed) take
+// each value by its index.
 void QuantLayer::decode_rows(int64_t first, int64_t count, int32_t *out) const {
+  const QuantLayerPlan &p = plan_;
+  const uint8_t *b = bytes_;
+  const int64_t last = first + count;
+  if (params_.perm.empty() && p.format == SourceFormat::kCompressedTensors) {
+    const int64_t words = ceil_div(p.k, 8);
+    if (transposed_) {  // row j of (n, k) is weight_packed's row j
+      for (int64_t j = first; j < last; ++j) {
+        int32_t *row = out + (j - first) * p.k;
+        for (int64_t w = 0; w < words; ++w) {
+          const uint32_t word = word_at(b, j * words + w);
+          const int live = static_cast<int>(std::min<int64_t>(8, p.k - 8 * w));
+          for (int i = 0; i < live; ++i) row[8 * w + i] = nibble(word, i) - 8;
+        }
+      }
+      return;
+    }
+    // Row r of (k, n) is nibble r % 8 of column r / 8 of every weight_packed row, whose rows are far
+    // apart: each thread decodes blocks of 128 rows (a cache line of every row) and copies from them.
+    thread_local DecodedBlock block;
+    for (int64_t r = first; r < last; ++r) {
+      if (block.layer != id_ || block.first > r || r >= block.first + kBlockRows) fill_block(r / kBlockRows, &block);
+      const uint32_t *from = block.words.data() + (r - block.first) / 8 * block.pitch;
+      const int shift = static_cast<int>(4 * (r % 8));
+      int32_t *to = out + (r - first) * p.n;
+      for (int64_t j = 0; j < p.n; ++j) to[j] = static_cast<int32_t>((from[j] >> shift) & 0xF) - 8;
+    }
+    return;
+  }
+  if (params_.perm.empty() && p.format == SourceFormat::kGptq) {
+    if (!transposed_) {  // row r of (k, n): nibble r % 8 of qweight's row r / 8
+      for (int64_t r = first; r < last; ++r) {
+        int32_t *row = out + (r - first) * p.n;
+        const int64_t base = (r / 8) * p.n;
+        const int shift = static_cast<int>(4 * (r % 8));
+        for (int64_t j = 0; j < p.n; ++j) row[j] = static_cast<int32_t>((word_at(b, base + j) >> shift) & 0xF) - 8;
+      }
+      return;
+    }
+    for (int64_t w = 0; w < p.k / 8; ++w) {  // eight values of row j from each word
+      for (int64_t j = first; j < last; ++j) {
+        const uint32_t word = word_at(b, w * p.n + j);
+        int32_t *at = out + (j - first) * p.k + 8 * w;
+        for (int i = 0; i < 8; ++i) at[i] = nibble(word, i) - 8;
+      }
+    }
+    return;
+  }
+  if (params_.perm.empty() && p.format == SourceFormat::kAwq && !transposed_) {
+    for (int64_t r = first; r < last; ++r) {
+      int32_t *row = out + (r - first) * p.n;
+      for (int64_t w = 0; w < p.n / 8; ++w) {
+        const uint32_t word = word_at(b, r * (p.n / 8) + w);
+        for (int m = 0; m < 8; ++m) row[8 * w + m] = nibble(word, kAwqNibble[m]) - 8;
+      }
+    }
+    return;
+  }
   const int32_t *perm = params_.perm.empty() ? nullptr : params_.perm.data();
-  const int64_t cols = transposed_ ? plan_.k : plan_.n;
-  for (int64_t r = first; r < first + count; ++r) {
+  const int64_t cols = transposed_ ? p.k : p.n;
+  for (int64_t r = first; r < last; ++r) {
     int32_t *row = out + (r - first) * cols;
     if (transposed_) {
       for (int64_t c = 0; c < cols; ++c) row[c] = value(perm != nullptr ? perm[c] : c, r);

@@ -65,7 +65,8 @@ class QuantLayer : public QuantizedLayerSource {
  public:
   QuantLayer(const QuantLayerPlan &plan, const QuantParams &params, bool transposed);
 
-  // Reads the weight's bytes (once: the rows are decoded from this copy). IoError when it cannot.
+  // Reads the weight's bytes (once: the rows are decoded from this copy, in a per-thread buffer that the
+  // next load() on the thread reuses). IoError when it cannot.
   void load();
   const std::string &name() const override { return weight_name_; }
   MatrixShape matrix() const override;
@@ -78,13 +79,22 @@ class QuantLayer : public QuantizedLayerSource {
   int32_t value(int64_t row, int64_t col) const;
 
  private:
+  static constexpr int64_t kBlockRows = 128;
+  struct DecodedBlock {  // the source words of kBlockRows rows of a layer's (k, n) matrix, for one thread
+    uint64_t layer = 0;  // the load() they come from
+    int64_t first = 0;   // the first row
+    int64_t pitch = 0;
+    std::vector<uint32_t> words;  // kBlockRows / 8 rows of n words, `pitch` apart
+  };
   void decode_rows(int64_t first, int64_t count, int32_t *out) const;
+  void fill_block(int64_t b, DecodedBlock *block) const;
 
   const QuantLayerPlan &plan_;
   QuantParams params_;
   bool transposed_;
   std::string weight_name_;
-  std::vector<uint8_t> bytes_;
+  const uint8_t *bytes_ = nullptr;  // the weight's copy: a per-thread buffer, valid until the next load()
+  uint64_t id_ = 0;                 // which load() this is, process-wide
 };
 
 // msModelSlim names its layers' tensors P.weight, P.weight_scale, P.weight_offset; compressed-tensors

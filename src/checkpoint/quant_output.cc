@@ -1,5 +1,6 @@
 #include "checkpoint/quant_output.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "checkpoint/int4_tensors.h"
@@ -84,6 +85,22 @@ std::vector<uint8_t> encode(const std::vector<float> &values, Dtype act) {
   return out;
 }
 
+// The first scale or offset too large for the activation dtype, named; "" when all fit.
+std::string not_representable(const QuantParams &q, Dtype act) {
+  for (const std::vector<float> *v : {&q.scales, &q.offsets}) {
+    for (size_t i = 0; i < v->size(); ++i) {
+      const float x = (*v)[i];
+      const bool fits = act == Dtype::kBF16 ? std::isfinite(bfloat16_to_float(float_to_bfloat16(x)))
+                                            : std::isfinite(half_to_float(float_to_half(x)));
+      if (!fits) {
+        return std::string(v == &q.scales ? "scale " : "offset ") + std::to_string(x) + " (group " +
+               std::to_string(i / (v->size() / static_cast<size_t>(q.groups))) + ") does not fit in " + dtype_name(act);
+      }
+    }
+  }
+  return "";
+}
+
 std::vector<int64_t> param_shape(const QuantParams &q, int64_t n) {
   return q.groups == 1 ? std::vector<int64_t>{n} : std::vector<int64_t>{q.groups, n};
 }
@@ -139,6 +156,10 @@ bool convert_layer(const QuantLayerPlan &plan, const LayerOptions &o, ConvertedL
     problems->push_back(what +
                         "cannot tell the activation dtype (config.json's torch_dtype is not float16 or "
                         "bfloat16, nor are the scales); give --act-dtype");
+    return false;
+  }
+  if (const std::string overflow = not_representable(q, *act); !overflow.empty()) {
+    problems->push_back(what + overflow);
     return false;
   }
   std::string why;
