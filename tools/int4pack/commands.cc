@@ -10,6 +10,7 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/int4_tensors.h"
 #include "checkpoint/quant_output.h"
+#include "checkpoint/verify.h"
 #include "int4pack/engine.h"
 #include "matmul_check.h"
 #include "session.h"
@@ -197,266 +198,39 @@ int unpack(const std::string &input, const std::string &output, const Common &co
   return 0;
 }
 
-namespace {
-
-struct Located {
-  const SafetensorsFile *file;
-  const TensorEntry *tensor;
-};
-
-// A layer converted from a quantizer's checkpoint, as the packed checkpoint holds it.
-struct PackedLayer {
-  Located weight;
-  PackedRecord record;
-  std::string record_text;
-};
-
-class BytesSink : public checkpoint::Sink {
- public:
-  void write(const void *data, size_t bytes) override {
-    const auto *p = static_cast<const uint8_t *>(data);
-    bytes_.insert(bytes_.end(), p, p + bytes);
-  }
-  const std::vector<uint8_t> &bytes() const { return bytes_; }
-
- private:
-  std::vector<uint8_t> bytes_;
-};
-
-// The checks of `verify` and their report.
-class Verification {
- public:
-  Verification(const Common &common) : common_(common) {}
-
-  void report(const std::string &name, const std::string &status, const std::string &detail) {
-    const bool good = status == "ok" || status == "packed ok" || status == "matmul ok";
-    if (!good) ++failures_;
-    results_.push_back({{"name", name}, {"status", status}, {"detail", detail}});
-    if (!common_.json && (!common_.quiet || !good || (common_.show_matmul && status == "matmul ok"))) {
-      std::printf("%-10s %s%s%s\n", status == "ok" ? "same" : status.c_str(), name.c_str(), detail.empty() ? "" : ": ",
-                  detail.c_str());
-    }
-  }
-  uint64_t failures() const { return failures_; }
-  Json &results() { return results_; }
-
- private:
-  const Common &common_;
-  uint64_t failures_ = 0;
-  Json results_ = Json::array();
-};
-
-// `a` and the bytes of `b` (an output tensor re-derived) hold the same tensor.
-std::string same_tensor(const Located &a, const OutputTensor &b) {
-  if (a.tensor->dtype != b.dtype || a.tensor->shape != b.shape) {
-    return std::string(checkpoint::dtype_name(a.tensor->dtype)) + " " + shape_text(a.tensor->shape) + " instead of " +
-           checkpoint::dtype_name(b.dtype) + " " + shape_text(b.shape);
-  }
-  BytesSink sink;
-  b.write(sink);
-  const uint64_t first = checkpoint::first_difference(*a.file, *a.tensor, sink.bytes().data());
-  return first == a.tensor->bytes() ? "" : "first differing byte at offset " + std::to_string(first);
-}
-
-ConvertedTensors tensors_of(const PackedLayer &l, const std::map<std::string, Located> &in_packed) {
-  ConvertedTensors t;
-  const auto data = [](const Located &at) {
-    at.file->prefetch(*at.tensor);
-    return at.file->data(*at.tensor);
-  };
-  t.weight = data(l.weight);
-  t.weight_bytes = l.weight.tensor->bytes();
-  t.weight_storage = l.weight.tensor->shape;
-  const Located &scale = in_packed.at(l.record.layer.scale);
-  t.scale = data(scale);
-  t.param_shape = scale.tensor->shape;
-  if (!l.record.layer.offset.empty()) t.offset = data(in_packed.at(l.record.layer.offset));
-  if (!l.record.layer.perm.empty()) t.perm = data(in_packed.at(l.record.layer.perm));
-  return t;
-}
-
-// A converted layer re-derived from the original and compared tensor by tensor; with `matmul`, also
-// multiplied. Returns the names it covered in the packed checkpoint.
-std::set<std::string> verify_layer(const std::string &prefix, const PackedLayer &l,
-                                   const checkpoint::QuantLayerPlan *plan,
-                                   const std::map<std::string, Located> &in_packed, bool matmul, Verification &v) {
-  const std::string name = checkpoint::weight_name(prefix);
-  std::set<std::string> covered{name};
-  if (plan == nullptr) {
-    v.report(name, "MISMATCH",
-             "the original has no " + std::string(checkpoint::source_format_name(l.record.layer.source)) + " layer '" +
-                 prefix + "'");
-    return covered;
-  }
-  checkpoint::LayerOptions o;
-  o.layout = l.record.options.layout;
-  o.int32_words = l.record.options.int32_words;
-  o.act_dtype = l.record.layer.act_dtype;
-  checkpoint::ConvertedLayer c;
-  std::vector<std::string> problems;
-  if (!checkpoint::convert_layer(*plan, o, &c, &problems)) {
-    v.report(name, "MISMATCH", "the original layer cannot be converted as recorded: " + problems[0]);
-    return covered;
-  }
-  if (checkpoint::encode_record(c.record) != l.record_text) {
-    v.report(name, "MISMATCH", "its record is not the one the original gives: " + checkpoint::encode_record(c.record));
-    return covered;
-  }
-  if (c.storage.bytes != l.weight.tensor->bytes()) {
-    v.report(name, "MISMATCH",
-             std::to_string(l.weight.tensor->bytes()) + " bytes instead of " + std::to_string(c.storage.bytes));
-    return covered;
-  }
-  const uint64_t first = checkpoint::first_difference(*l.weight.file, *l.weight.tensor, c.weight);
-  if (first != c.storage.bytes) {
-    v.report(name, "MISMATCH", "first differing byte at offset " + std::to_string(first));
-    return covered;
-  }
-  v.report(name, "packed ok", "re-derived and identical");
-  for (const OutputTensor &p : c.params) {
-    covered.insert(p.name);
-    auto it = in_packed.find(p.name);
-    if (it == in_packed.end()) {
-      v.report(p.name, "MISSING", "the packed checkpoint lacks it");
-      continue;
-    }
-    const std::string differs = same_tensor(it->second, p);
-    v.report(p.name, differs.empty() ? "ok" : "MISMATCH", differs);
-  }
-  if (!matmul) return covered;
-  const checkpoint::OriginalLayer original(*plan);
-  const MatmulCheck m = check_matmul(original, l.record, tensors_of(l, in_packed), std::hash<std::string>{}(prefix));
-  char detail[256];
-  if (!m.failure.empty()) {
-    v.report(prefix, "MATMUL", m.failure);
-  } else {
-    std::snprintf(detail, sizeof detail,
-                  "max |y - y_ref| / tolerance = %.3g (|y - y_ref| = %.3g, tolerance %.3g; %lld x %lld x %lld)",
-                  m.worst_ratio, m.error, m.tolerance, static_cast<long long>(m.rows),
-                  static_cast<long long>(original.k()), static_cast<long long>(original.n()));
-    v.report(prefix, m.ok() ? "matmul ok" : "MATMUL", detail);
-  }
-  return covered;
-}
-
-}  // namespace
-
 int verify(const std::string &original_path, const std::string &packed_path, const Common &common, bool matmul) {
   apply_threads(common);
-  const Checkpoint original = checkpoint::open_checkpoint(original_path);
-  const Checkpoint packed = checkpoint::open_checkpoint(packed_path);
-  std::map<std::string, Located> in_packed;
-  std::map<std::string, PackedLayer> layers;  // by prefix P
-  std::set<std::string> consumed;             // the original tensors the layers replace
-  for (const auto &shard : packed.shards) {
-    for (const TensorEntry &t : shard->tensors()) {
-      in_packed[t.name] = {shard.get(), &t};
-      const std::string *text = record_of(*shard, t);
-      if (text == nullptr) continue;
-      PackedRecord r = checkpoint::decode_record(shard->path() + ": tensor '" + t.name + "'", *text);
-      if (!r.quantized()) continue;
-      for (const std::string &s : r.layer.source_tensors) consumed.insert(s);
-      layers[t.name.substr(0, t.name.size() - std::string(".weight").size())] = {
-          {shard.get(), &t}, std::move(r), *text};
+  Session session(false);
+  const checkpoint::LayerMatmul run = cann_matmul;
+  const checkpoint::VerifyReport report =
+      checkpoint::verify_checkpoint(original_path, packed_path, matmul ? &run : nullptr, session);
+  Json results = Json::array();
+  for (const checkpoint::VerifyEntry &e : report.entries) {
+    Json entry = {{"name", e.name}, {"status", e.status}, {"detail", e.detail}};
+    if (e.matmul_ratio >= 0) entry["matmul_ratio"] = e.matmul_ratio;
+    results.push_back(std::move(entry));
+    const bool shown = !common.quiet || !e.good() || (common.show_matmul && e.status == "matmul ok");
+    if (!common.json && shown) {
+      std::printf("%-10s %s%s%s\n", e.status == "ok" ? "same" : e.status.c_str(), e.name.c_str(),
+                  e.detail.empty() ? "" : ": ", e.detail.c_str());
     }
   }
-  Verification v(common);
-  uint64_t packed_count = 0;
-  std::set<std::string> seen;
-  if (!layers.empty()) {
-    const checkpoint::QuantConfig config =
-        checkpoint::read_quant_config(original_path, layers.begin()->second.record.layer.source);
-    const checkpoint::LayerSearch search = checkpoint::find_quant_layers(original, config);
-    for (const std::string &p : search.problems) v.report(original_path, "ORIGINAL", p);
-    std::map<std::string, const checkpoint::QuantLayerPlan *> plans;
-    for (const checkpoint::QuantLayerPlan &p : search.layers) plans[p.prefix] = &p;
-    for (const auto &[prefix, layer] : layers) {
-      throw_if_interrupted();
-      auto it = plans.find(prefix);
-      const std::set<std::string> covered =
-          verify_layer(prefix, layer, it == plans.end() ? nullptr : it->second, in_packed, matmul, v);
-      seen.insert(covered.begin(), covered.end());
-      ++packed_count;
-    }
-  } else if (matmul) {
-    throw UsageError(packed_path + " holds no layer converted from a quantizer's checkpoint; --matmul checks those");
-  }
-  for (const auto &shard : original.shards) {
-    for (const TensorEntry &t : shard->tensors()) {
-      throw_if_interrupted();
-      if (consumed.count(t.name)) continue;  // checked through its layer
-      seen.insert(t.name);
-      auto it = in_packed.find(t.name);
-      if (it == in_packed.end()) {
-        v.report(t.name, "MISSING", "not in " + packed_path);
-        continue;
-      }
-      const SafetensorsFile &pf = *it->second.file;
-      const TensorEntry &pt = *it->second.tensor;
-      // Both sides are read with pread, the original once: checked and re-packed chunk by chunk.
-      uint64_t first = 0;
-      const std::string *text = record_of(pf, pt);
-      if (text != nullptr) {
-        const PackedRecord r = checkpoint::decode_record(pf.path() + ": tensor '" + pt.name + "'", *text);
-        if (r.original_dtype != t.dtype || r.original_shape != t.shape) {
-          v.report(t.name, "MISMATCH",
-                   std::string("record says ") + checkpoint::dtype_name(r.original_dtype) + " " +
-                       shape_text(r.original_shape) + ", the original is " + checkpoint::dtype_name(t.dtype) + " " +
-                       shape_text(t.shape));
-          continue;
-        }
-        const std::vector<std::string> problems = checkpoint::check_tensor(*shard, t, r.options, true);
-        const uint8_t *expected = problems.empty() ? checkpoint::pack_if_in_range(*shard, t, r.options) : nullptr;
-        if (expected == nullptr) {
-          v.report(t.name, "MISMATCH",
-                   "the original cannot be packed as recorded: " +
-                       (problems.empty() ? "a value lies outside the int4 range" : problems[0]));
-          continue;
-        }
-        const uint64_t expected_bytes = checkpoint::packed_storage({r.view_shape[0], r.view_shape[1]}, r.options).bytes;
-        if (expected_bytes != pt.bytes()) {
-          v.report(t.name, "MISMATCH",
-                   std::to_string(pt.bytes()) + " bytes instead of " + std::to_string(expected_bytes));
-          continue;
-        }
-        first = checkpoint::first_difference(pf, pt, expected);
-        ++packed_count;
-      } else {
-        if (pt.dtype != t.dtype || pt.shape != t.shape) {
-          v.report(t.name, "MISMATCH",
-                   std::string(checkpoint::dtype_name(pt.dtype)) + " " + shape_text(pt.shape) + " instead of " +
-                       checkpoint::dtype_name(t.dtype) + " " + shape_text(t.shape));
-          continue;
-        }
-        first = checkpoint::first_difference(*shard, t, pf, pt);
-      }
-      if (first != pt.bytes()) {
-        v.report(t.name, "MISMATCH", "first differing byte at offset " + std::to_string(first));
-        continue;
-      }
-      v.report(t.name, text != nullptr ? "packed ok" : "ok", text != nullptr ? "re-derived and identical" : "");
-    }
-  }
-  for (const auto &[name, where] : in_packed) {
-    if (!seen.count(name)) v.report(name, "EXTRA", "not in " + original_path);
-  }
-  const uint64_t failures = v.failures();
   if (common.json) {
     std::printf("%s\n", Json({{"command", "verify"},
                               {"original", original_path},
                               {"packed", packed_path},
-                              {"packed_tensors_checked", packed_count},
+                              {"packed_tensors_checked", report.packed_checked},
                               {"matmul", matmul},
-                              {"failures", failures},
-                              {"tensors", v.results()}})
+                              {"failures", report.failures},
+                              {"tensors", results}})
                             .dump(2)
                             .c_str());
   } else {
-    std::printf("%s: %llu tensors (%llu packed) checked, %llu failure%s\n", failures ? "FAILED" : "verified",
-                static_cast<unsigned long long>(v.results().size()), static_cast<unsigned long long>(packed_count),
-                static_cast<unsigned long long>(failures), failures == 1 ? "" : "s");
+    std::printf("%s: %llu tensors (%llu packed) checked, %llu failure%s\n", report.failures ? "FAILED" : "verified",
+                static_cast<unsigned long long>(results.size()), static_cast<unsigned long long>(report.packed_checked),
+                static_cast<unsigned long long>(report.failures), report.failures == 1 ? "" : "s");
   }
-  return failures == 0 ? 0 : 1;
+  return report.failures == 0 ? 0 : 1;
 }
 
 namespace {
