@@ -24,7 +24,9 @@ ensure_packages() {
 }
 
 BUILD_PACKAGES=(g++ cmake ninja-build libcli11-dev nlohmann-json3-dev)
-TEST_PACKAGES=(libgtest-dev libgmock-dev python3-numpy)
+TEST_PACKAGES=(libgtest-dev libgmock-dev python3-numpy python3-pytest)
+# scripts/install-python: the venv and pip, the build backend and pybind11, Python's headers
+PYTHON_PACKAGES=(python3-venv python3-pip python3-setuptools python3-wheel pybind11-dev python3-dev python3-numpy)
 # scripts/test-aarch64: the cross toolchain, qemu-user to run its binaries, GoogleTest's sources
 AARCH64_PACKAGES=(g++-aarch64-linux-gnu qemu-user googletest cmake ninja-build)
 

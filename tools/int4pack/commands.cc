@@ -8,6 +8,7 @@
 #include <set>
 
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/inspect.h"
 #include "checkpoint/int4_tensors.h"
 #include "checkpoint/quant_output.h"
 #include "checkpoint/verify.h"
@@ -39,10 +40,6 @@ void apply_threads(const Common &common) {
 const std::string *record_of(const SafetensorsFile &file, const TensorEntry &t) {
   auto it = file.metadata().find(checkpoint::kMetadataPrefix + t.name);
   return it == file.metadata().end() ? nullptr : &it->second;
-}
-
-std::string packed_as(const PackedRecord &r) {
-  return std::string(r.options.int32_words ? "int32" : "int4") + " " + (r.options.layout == Layout::kNz ? "nz" : "nd");
 }
 
 // Every OutputTensor of `tensors`, wrapped to stop on interruption and to advance `session`.
@@ -114,7 +111,7 @@ int convert(checkpoint::ConvertRequest request, const Common &common) {
       packed_list.push_back({{"name", p.name},
                              {"shape", p.shape},
                              {"dtype", checkpoint::dtype_name(p.dtype)},
-                             {"packed_as", packed_as(p.record)},
+                             {"packed_as", checkpoint::packing_name(p.record)},
                              {"stored_dtype", checkpoint::dtype_name(p.storage.dtype)},
                              {"stored_shape", p.storage.shape},
                              {"bytes_in", p.bytes_in},
@@ -233,105 +230,52 @@ int verify(const std::string &original_path, const std::string &packed_path, con
   return report.failures == 0 ? 0 : 1;
 }
 
-namespace {
-
-// The quantized layers of a checkpoint: from int4pack's records when it is converted, else as its config
-// files describe it (each layer's parameters read, to tell symmetric layers from asymmetric ones).
-Json layer_table(const std::string &input, const Checkpoint &in, std::string *format) {
-  Json layers = Json::array();
-  for (const auto &shard : in.shards) {
-    for (const TensorEntry &t : shard->tensors()) {
-      const std::string *text = record_of(*shard, t);
-      if (text == nullptr) continue;
-      const PackedRecord r = checkpoint::decode_record(shard->path() + ": tensor '" + t.name + "'", *text);
-      if (!r.quantized()) continue;
-      *format = std::string("int4pack output of ") + checkpoint::source_format_name(r.layer.source);
-      layers.push_back({{"layer", t.name.substr(0, t.name.size() - std::string(".weight").size())},
-                        {"source_format", checkpoint::source_format_name(r.layer.source)},
-                        {"k", r.layer.weight_shape[0]},
-                        {"n", r.layer.weight_shape[1]},
-                        {"group_size", r.layer.group_size},
-                        {"symmetric", r.layer.offset.empty()},
-                        {"act_order", !r.layer.perm.empty()},
-                        {"packed_as", packed_as(r) + (r.options.transpose ? " transposed" : "")}});
-    }
-  }
-  if (!layers.empty()) return layers;
-  const checkpoint::QuantConfig config = checkpoint::read_quant_config(input, std::nullopt);
-  *format = checkpoint::source_format_name(config.format);
-  if (config.format == checkpoint::SourceFormat::kCarrier) return layers;
-  const checkpoint::LayerSearch search = checkpoint::find_quant_layers(in, config);
-  for (const std::string &p : search.problems) std::fprintf(stderr, "int4pack: %s\n", p.c_str());
-  for (const checkpoint::QuantLayerPlan &p : search.layers) {
-    std::vector<std::string> problems;
-    const checkpoint::QuantParams q = checkpoint::read_quant_params(p, &problems);
-    for (const std::string &m : problems) std::fprintf(stderr, "int4pack: %s\n", m.c_str());
-    layers.push_back({{"layer", p.prefix},
-                      {"source_format", checkpoint::source_format_name(p.format)},
-                      {"k", p.k},
-                      {"n", p.n},
-                      {"group_size", q.group_size},
-                      {"symmetric", q.offsets.empty()},
-                      {"act_order", !q.perm.empty()},
-                      {"packed_as", ""}});
-  }
-  return layers;
-}
-
-}  // namespace
-
 int inspect(const std::string &input, const Common &common) {
-  const Checkpoint in = checkpoint::open_checkpoint(input);
-  Json list = Json::array();
-  if (!common.json) std::printf("%-48s %-5s %-22s %12s  %s\n", "tensor", "dtype", "shape", "bytes", "packed");
-  for (size_t s = 0; s < in.shards.size(); ++s) {
-    const SafetensorsFile &file = *in.shards[s];
-    for (const TensorEntry &t : file.tensors()) {
-      std::string packed_as;
-      if (const std::string *text = record_of(file, t)) {
-        const PackedRecord r = checkpoint::decode_record(file.path() + ": tensor '" + t.name + "'", *text);
-        packed_as = r.quantized() ? tool::packed_as(r) + (r.options.transpose ? " transposed" : "") + " from " +
-                                        checkpoint::source_format_name(r.layer.source) + " (k, n) " +
-                                        shape_text(r.layer.weight_shape)
-                                  : tool::packed_as(r) + " of " + checkpoint::dtype_name(r.original_dtype) + " " +
-                                        shape_text(r.original_shape) + (r.options.transpose ? " transposed" : "") +
-                                        (r.options.input == checkpoint::InputEncoding::kOffset8 ? " offset8" : "");
-      }
-      list.push_back({{"shard", in.shard_names[s]},
-                      {"name", t.name},
-                      {"dtype", checkpoint::dtype_name(t.dtype)},
-                      {"shape", t.shape},
-                      {"bytes", t.bytes()},
-                      {"packed", packed_as}});
-      if (!common.json) {
-        std::printf("%-48s %-5s %-22s %12llu  %s\n", t.name.c_str(), checkpoint::dtype_name(t.dtype),
-                    shape_text(t.shape).c_str(), static_cast<unsigned long long>(t.bytes()), packed_as.c_str());
-      }
-    }
-  }
-  std::string format;
-  const Json layers = layer_table(input, in, &format);
+  const checkpoint::Inspection in = checkpoint::inspect_checkpoint(input);
+  for (const std::string &p : in.problems) std::fprintf(stderr, "int4pack: %s\n", p.c_str());
   if (common.json) {
+    Json tensors = Json::array(), layers = Json::array();
+    for (const checkpoint::TensorSummary &t : in.tensors) {
+      tensors.push_back({{"shard", t.shard},
+                         {"name", t.name},
+                         {"dtype", checkpoint::dtype_name(t.dtype)},
+                         {"shape", t.shape},
+                         {"bytes", t.bytes},
+                         {"packed", t.packed}});
+    }
+    for (const checkpoint::LayerSummary &l : in.layers) {
+      layers.push_back({{"layer", l.layer},
+                        {"source_format", checkpoint::source_format_name(l.source)},
+                        {"k", l.k},
+                        {"n", l.n},
+                        {"group_size", l.group_size},
+                        {"symmetric", l.symmetric},
+                        {"act_order", l.act_order},
+                        {"packed_as", l.packed_as}});
+    }
     std::printf(
         "%s\n",
-        Json({{"path", input}, {"shards", in.shard_names}, {"format", format}, {"tensors", list}, {"layers", layers}})
+        Json({{"path", input}, {"shards", in.shards}, {"format", in.format}, {"tensors", tensors}, {"layers", layers}})
             .dump(2)
             .c_str());
     return 0;
   }
-  std::printf("%llu tensors in %zu shard%s, %llu bytes; format: %s\n",
-              static_cast<unsigned long long>(in.tensor_count()), in.shards.size(), in.shards.size() == 1 ? "" : "s",
-              static_cast<unsigned long long>(in.total_bytes()), format.c_str());
-  if (!layers.empty())
+  std::printf("%-48s %-5s %-22s %12s  %s\n", "tensor", "dtype", "shape", "bytes", "packed");
+  for (const checkpoint::TensorSummary &t : in.tensors) {
+    std::printf("%-48s %-5s %-22s %12llu  %s\n", t.name.c_str(), checkpoint::dtype_name(t.dtype),
+                shape_text(t.shape).c_str(), static_cast<unsigned long long>(t.bytes), t.packed.c_str());
+  }
+  std::printf("%zu tensors in %zu shard%s, %llu bytes; format: %s\n", in.tensors.size(), in.shards.size(),
+              in.shards.size() == 1 ? "" : "s", static_cast<unsigned long long>(in.bytes), in.format.c_str());
+  if (!in.layers.empty()) {
     std::printf("%-48s %-19s %-13s %-6s %-12s %-9s %s\n", "layer", "format", "k x n", "group", "symmetry", "act-order",
                 "packed");
-  for (const Json &l : layers) {
-    const std::string dims = std::to_string(l["k"].get<int64_t>()) + " x " + std::to_string(l["n"].get<int64_t>());
-    const int64_t g = l["group_size"].get<int64_t>();
-    std::printf("%-48s %-19s %-13s %-6s %-12s %-9s %s\n", l["layer"].get<std::string>().c_str(),
-                l["source_format"].get<std::string>().c_str(), dims.c_str(),
-                g == 0 ? "chan" : std::to_string(g).c_str(), l["symmetric"].get<bool>() ? "symmetric" : "asymmetric",
-                l["act_order"].get<bool>() ? "perm" : "-", l["packed_as"].get<std::string>().c_str());
+  }
+  for (const checkpoint::LayerSummary &l : in.layers) {
+    const std::string dims = std::to_string(l.k) + " x " + std::to_string(l.n);
+    std::printf("%-48s %-19s %-13s %-6s %-12s %-9s %s\n", l.layer.c_str(), checkpoint::source_format_name(l.source),
+                dims.c_str(), l.group_size == 0 ? "chan" : std::to_string(l.group_size).c_str(),
+                l.symmetric ? "symmetric" : "asymmetric", l.act_order ? "perm" : "-", l.packed_as.c_str());
   }
   return 0;
 }
