@@ -7,7 +7,6 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
-
 #include <sys/mman.h>
 
 #include <cstring>
@@ -131,7 +130,8 @@ py::array new_array(const py::dtype &dtype, const std::vector<int64_t> &shape) {
 
 py::array pack(const py::array &weight, const std::string &format, const std::string &dtype, bool check) {
   const Layout layout = layout_of(format);
-  if (dtype != "int4" && dtype != "int32") throw py::value_error("dtype must be \"int4\" or \"int32\", not \"" + dtype + "\"");
+  if (dtype != "int4" && dtype != "int32")
+    throw py::value_error("dtype must be \"int4\" or \"int32\", not \"" + dtype + "\"");
   if (weight.ndim() != 2 && weight.ndim() != 3) {
     throw py::value_error("weight must be 2-D (k, n) or 3-D (g, k, n), but it has " + std::to_string(weight.ndim()) +
                           " dims");
@@ -142,7 +142,8 @@ py::array pack(const py::array &weight, const std::string &format, const std::st
   const bool words = dtype == "int32";
   const std::vector<int64_t> storage = storage_shape(view.shape, layout, words ? 8 : 2);
   if (storage.empty()) {
-    throw py::value_error("dtype=\"int32\" needs n to be a multiple of 8, but n = " + std::to_string(view.shape.back()));
+    throw py::value_error("dtype=\"int32\" needs n to be a multiple of 8, but n = " +
+                          std::to_string(view.shape.back()));
   }
   py::array out = new_array(words ? py::dtype::of<int32_t>() : py::dtype::of<uint8_t>(), storage);
   void *dst = out.mutable_data();
@@ -164,8 +165,8 @@ py::array unpack(const py::array &packed, const std::vector<int64_t> &shape, con
   raise_if_failed(packed_size(shape, layout, &bytes));
   const size_t have = static_cast<size_t>(packed.nbytes());
   if (have < bytes) {
-    throw py::value_error("packed holds " + std::to_string(have) + " bytes, but a " + format + " packing of that shape needs " +
-                          std::to_string(bytes));
+    throw py::value_error("packed holds " + std::to_string(have) + " bytes, but a " + format +
+                          " packing of that shape needs " + std::to_string(bytes));
   }
   py::array out = new_array(py::dtype::of<int32_t>(), shape);
   auto *dst = static_cast<int32_t *>(out.mutable_data());
@@ -288,7 +289,8 @@ py::dict convert_checkpoint(const std::string &src, const std::string &dst, cons
   request.output = dst;
   if (from != "auto") {
     request.from = checkpoint::parse_source_format(from);
-    if (!request.from) throw py::value_error("from must be auto, carrier, compressed-tensors, gptq, awq or msmodelslim");
+    if (!request.from)
+      throw py::value_error("from must be auto, carrier, compressed-tensors, gptq, awq or msmodelslim");
   }
   if (format == "auto") {
     request.auto_layout = true;
@@ -330,7 +332,8 @@ py::dict convert_checkpoint(const std::string &src, const std::string &dst, cons
 std::string engine_matmul(const checkpoint::PackedRecord &r, const checkpoint::ConvertedTensors &t,
                           const std::vector<uint16_t> &x, int64_t rows, std::vector<uint16_t> *y) {
   const int64_t k = r.layer.weight_shape[0], n = r.layer.weight_shape[1];
-  const ElementType act = r.layer.act_dtype == checkpoint::Dtype::kBF16 ? ElementType::kBFloat16 : ElementType::kFloat16;
+  const ElementType act =
+      r.layer.act_dtype == checkpoint::Dtype::kBF16 ? ElementType::kBFloat16 : ElementType::kFloat16;
   MatmulArgs a;
   a.x = {x.data(), act, rows, k, k, 1};
   a.weight = {t.weight, t.weight_bytes, ElementType::kInt4, r.options.layout, r.options.transpose, k, n};
@@ -376,10 +379,10 @@ py::dict inspect_checkpoint(const std::string &path) {
                             py::arg("bytes") = t.bytes, py::arg("packed") = t.packed));
   }
   for (const checkpoint::LayerSummary &l : in.layers) {
-    layers.append(py::dict(py::arg("layer") = l.layer, py::arg("source_format") = checkpoint::source_format_name(l.source),
-                           py::arg("k") = l.k, py::arg("n") = l.n, py::arg("group_size") = l.group_size,
-                           py::arg("symmetric") = l.symmetric, py::arg("act_order") = l.act_order,
-                           py::arg("packed_as") = l.packed_as));
+    layers.append(py::dict(py::arg("layer") = l.layer,
+                           py::arg("source_format") = checkpoint::source_format_name(l.source), py::arg("k") = l.k,
+                           py::arg("n") = l.n, py::arg("group_size") = l.group_size, py::arg("symmetric") = l.symmetric,
+                           py::arg("act_order") = l.act_order, py::arg("packed_as") = l.packed_as));
   }
   return py::dict(py::arg("format") = in.format, py::arg("shards") = in.shards, py::arg("bytes") = in.bytes,
                   py::arg("tensors") = tensors, py::arg("layers") = layers, py::arg("problems") = in.problems);
