@@ -2,7 +2,7 @@
 """Turns one run of pack_bench (Google Benchmark JSON) and numpy_pack.py into the table of ratios that
 scripts/bench prints, and writes both, merged, as JSON.
 
-usage: report.py CPP_JSON NUMPY_JSON OUT_JSON [PYTHON_JSON]"""
+usage: report.py CPP_JSON NUMPY_JSON OUT_JSON [PYTHON_JSON [MATMUL_JSON]]"""
 import json
 import sys
 
@@ -107,16 +107,25 @@ def main():
             vs_numpy = python["numpy_4096x14336_ms"][layout] / ms
             vs_cpp = ms / cpp if cpp else float("nan")
             python[f"vs_numpy_{layout}"], python[f"vs_cpp_{layout}"] = vs_numpy, vs_cpp
-            print(f"  4096x14336 {layout}: {ms:.3f} ms; numpy {python['numpy_4096x14336_ms'][layout]:.1f} ms = "
-                  f"{vs_numpy:.1f}x slower; C++ {cpp:.3f} ms (Python / C++ = {vs_cpp:.2f}); "
-                  f"16x64 call {python['small_16x64_us'][layout]:.2f} us")
+            print(f"  4096x14336 {layout}: {ms:.3f} ms (check=False, as the operator), "
+                  f"{python['checked_4096x14336_ms'][layout]:.3f} ms checked; numpy "
+                  f"{python['numpy_4096x14336_ms'][layout]:.1f} ms = {vs_numpy:.1f}x slower; C++ operator {cpp:.3f} ms "
+                  f"(Python / C++ = {vs_cpp:.2f}); 16x64 call {python['small_16x64_us'][layout]:.2f} us")
         print(f"  targets: vs numpy >= 10x: {'yes' if min(python['vs_numpy_nd'], python['vs_numpy_nz']) >= 10 else 'NO'}, "
               f"within 1.2x of C++: {'yes' if max(python['vs_cpp_nd'], python['vs_cpp_nz']) <= 1.2 else 'NO'}, "
               f"16x64 call under 20 us: {'yes' if max(python['small_16x64_us'].values()) < 20 else 'NO'}")
 
+    matmul = None
+    if len(sys.argv) > 5:
+        import os
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import matmul_report
+        print()
+        matmul = matmul_report.report(sys.argv[5])
+
     with open(out_path, "w") as f:
         json.dump({"context": context, "threads": threads, "numpy_version": numpy["numpy_version"],
-                   "outputs": rows, "isas": isa_rows, "python": python,
+                   "outputs": rows, "isas": isa_rows, "python": python, "matmul": matmul,
                    "end_to_end_64x64_us": {k: e2e[k] for k in ("median_us", "p90_us", "p99_us")} if e2e else None},
                   f, indent=1)
     print(f"\nJSON: {out_path}")

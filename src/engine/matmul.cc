@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "core/floats.h"
 #include "engine/elements.h"
+#include "engine/matmul_run.h"
 #include "engine/parallel.h"
 #include "engine/settings.h"
 #include "kernels/isa.h"
@@ -28,6 +30,8 @@ using kernels::Rounding;
 constexpr int64_t kPanelRows = 128;  // rows of k per panel: 128 x 64 floats, 32 KiB, stay in L1
 constexpr int64_t kRowBlock = 32;    // rows of x converted to float32 at a time
 constexpr int64_t kMinChunkRows = 32;
+constexpr int64_t kTilesTogether = 8;  // 512 columns: an ND weight row's four cache lines at a time
+constexpr int64_t kPrefetchRows = 24;
 
 Result fail(ErrorKind kind, std::string message) {
   Result r;
@@ -145,10 +149,36 @@ struct Plan {
     }
   }
 
+  // An ND INT4 weight's rows lie n / 2 bytes apart, too far for the hardware prefetcher to follow a tile
+  // group down them: each row's lines for the whole group are asked for kPrefetchRows rows ahead.
+  void prefetch_nd_row(int64_t row, int64_t j_first, int64_t count) const {
+    if (!weight.int4 || weight.nz || transposed || row >= k) return;
+    const uint8_t *bytes = weight.data + row * (n / 2);
+    const int64_t end = std::min(n / 2, (j_first + count * kPanelCols) / 2);
+    for (int64_t b = j_first / 2; b < end; b += 64) __builtin_prefetch(bytes + b);
+  }
+
+  // The 32 bytes of row `row`, columns [j0, j0 + 64), of an INT4 weight that is not transposed.
+  const uint8_t *int4_row(int64_t row, int64_t j0) const {
+    return weight.nz ? weight.data + ((j0 / 64) * ((k + 15) / 16) + row / 16) * 512 + (row % 16) * 32
+                     : weight.data + row * (n / 2) + j0 / 2;
+  }
+
   // 64 floats of scale row g (or offset row) for columns [j0, j0 + 64): broadcast when the operand has one
-  // column, 0 past n.
+  // column, 0 past n. A contiguous half or bfloat16 row is widened by the cast kernels.
   void operand_row(const Matrix &op, int64_t g, int64_t j0, float *out) const {
     const int64_t live = std::min<int64_t>(kPanelCols, n - j0);
+    const bool halves = op.type == ElementType::kFloat16 || op.type == ElementType::kBFloat16;
+    if (halves && op.cols != 1 && op.col_stride == 1) {
+      const auto *src = reinterpret_cast<const uint16_t *>(at(op, g, j0));
+      if (op.type == ElementType::kFloat16) {
+        isa->cast->half_to_float(src, out, live);
+      } else {
+        isa->cast->bfloat16_to_float(src, out, live);
+      }
+      std::fill(out + live, out + kPanelCols, 0.0f);
+      return;
+    }
     for (int64_t c = 0; c < kPanelCols; ++c) out[c] = c < live ? operand(op, g, op.cols == 1 ? 0 : j0 + c) : 0.0f;
   }
 
@@ -215,38 +245,136 @@ struct Plan {
     }
   }
 
-  // One tile: rows [i0, i1), columns [j0, j0 + 64).
-  void run_tile(int64_t i0, int64_t i1, int64_t j0) const {
+  // Decode with a transposed INT4 weight (CANN's per-channel FRACTAL_NZ path): column j of W is row j of
+  // the stored (n, k) matrix, so each y[i][j] is a dot product along k, taken as 64 lanes of partial sums
+  // over the stored row's 64-value pieces and added up in lane order at the end (a fixed order: the same
+  // result for every thread count). The tile's 64 stored rows walk k together: one piece of each at a
+  // time, which for FRACTAL_NZ is 2 KiB of consecutive blocks.
+  void run_transposed_tile(int64_t i0, int64_t i1, int64_t j0) const {
+    const int64_t live = std::min<int64_t>(kPanelCols, n - j0), rows = i1 - i0;
+    const int64_t chunks = (k + kPanelCols - 1) / kPanelCols, padded = chunks * kPanelCols;
+    thread_local std::vector<float> xs, lanes, params, sums;
+    thread_local std::vector<int64_t> loaded;
+    xs.assign(static_cast<size_t>(rows * padded), 0.0f);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t k0 = 0; k0 < k; k0 += kPanelRows) {
+        widen_x(i0 + r, 1, k0, std::min(kPanelRows, k - k0), xs.data() + r * padded + k0);
+      }
+    }
+    const int64_t lane_block = kPanelCols * kPanelCols;  // one x row's lanes for the tile's 64 outputs
+    lanes.assign(static_cast<size_t>(rows * lane_block), 0.0f);
+    params.resize(static_cast<size_t>(live * 2 * kPanelCols));  // per output: a chunk's scales, then offsets
+    loaded.assign(static_cast<size_t>(live), -1);
+    const kernels::MatmulKernels &mk = *isa->matmul;
+    const bool has_offset = present(offset);
+    float w[kPanelCols];
+    alignas(64) uint8_t tail[kPanelCols / 2];
+    for (int64_t q = 0; q < chunks; ++q) {
+      const int64_t i = q * kPanelCols;
+      const int64_t g_first = group_rows > 0 ? i / group_rows : 0;
+      const int64_t g_last = group_rows > 0 ? std::min(k - 1, i + kPanelCols - 1) / group_rows : 0;
+      for (int64_t c = 0; c < live; ++c) {
+        const int64_t j = j0 + c;
+        float *scale_chunk = params.data() + c * 2 * kPanelCols;
+        float *offset_chunk = scale_chunk + kPanelCols;
+        if (g_first != g_last || loaded[static_cast<size_t>(c)] != g_first) {
+          for (int64_t t = 0; t < kPanelCols; ++t) {
+            const int64_t g = group_rows > 0 ? std::min(k - 1, i + t) / group_rows : 0;
+            if (t > 0 && g == (group_rows > 0 ? std::min(k - 1, i + t - 1) / group_rows : 0)) {
+              scale_chunk[t] = scale_chunk[t - 1];
+              offset_chunk[t] = offset_chunk[t - 1];
+              continue;
+            }
+            if (!packed_scale) scale_chunk[t] = operand(scale, g, scale.cols == 1 ? 0 : j);
+            if (has_offset) offset_chunk[t] = operand(offset, g, offset.cols == 1 ? 0 : j);
+          }
+          loaded[static_cast<size_t>(c)] = g_first == g_last ? g_first : -2;
+        }
+        const uint8_t *bytes = transposed_int4_chunk(j, i);
+        if (i + kPanelCols > k && !weight.nz) {  // an ND row's last piece: the next row follows it
+          std::memset(tail, 0, sizeof tail);
+          std::memcpy(tail, bytes, static_cast<size_t>((k - i) / 2));
+          bytes = tail;
+        }
+        mk.dequant_int4_row(bytes, has_offset ? offset_chunk : nullptr, packed_scale ? nullptr : scale_chunk, rounding,
+                            w);
+        for (int64_t t = k - i; t < kPanelCols; ++t) w[t] = 0.0f;  // past k: no weight
+        for (int64_t r = 0; r < rows; ++r) {
+          mk.multiply_add(xs.data() + r * padded + i, w, lanes.data() + r * lane_block + c * kPanelCols);
+        }
+      }
+    }
+    sums.assign(static_cast<size_t>(rows * kPanelCols), 0.0f);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < live; ++c) {
+        const float *l = lanes.data() + r * lane_block + c * kPanelCols;
+        float total = 0.0f;
+        for (int64_t t = 0; t < kPanelCols; ++t) total += l[t];
+        sums[static_cast<size_t>(r * kPanelCols + c)] = total;
+      }
+    }
+    finish_tile(i0, i1, j0, sums.data());
+  }
+
+  // The 32 bytes of stored row j, columns [i, i + 64), of a transposed INT4 weight (stored (n, k)).
+  const uint8_t *transposed_int4_chunk(int64_t j, int64_t i) const {
+    return weight.nz ? weight.data + ((i / 64) * ((n + 15) / 16) + j / 16) * 512 + (j % 16) * 32
+                     : weight.data + j * (k / 2) + i / 2;
+  }
+
+  // `count` neighbouring tiles: rows [i0, i1), columns [j0, j0 + 64 * count). They walk k together, a
+  // panel of rows at a time, so an ND weight's rows are read a few cache lines at a time instead of half a
+  // line per tile, and the x panel is widened once for all of them when it is one row block.
+  void run_tiles(int64_t i0, int64_t i1, int64_t j_first, int64_t count) const {
     thread_local std::vector<int8_t> q;
-    thread_local std::vector<float> panel, xs, acc;
+    thread_local std::vector<float> panel, xs, acc, params;
     q.resize(kPanelRows * kPanelCols);
     panel.resize(kPanelRows * kPanelCols);
     xs.resize(kRowBlock * kPanelRows);
-    acc.assign(static_cast<size_t>((i1 - i0) * kPanelCols), 0.0f);
-    float scale_row[kPanelCols], offset_row[kPanelCols];
-    int64_t loaded_group = -1;
+    const int64_t tile_acc = (i1 - i0) * kPanelCols;
+    acc.assign(static_cast<size_t>(count * tile_acc), 0.0f);
+    params.resize(static_cast<size_t>(count * 2 * kPanelCols));  // each tile's scale row, then offset row
+    std::vector<int64_t> loaded_group(static_cast<size_t>(count), -1);
     const bool has_offset = present(offset);
+    const bool one_block = i1 - i0 <= kRowBlock;
     const kernels::MatmulKernels &mk = *isa->matmul;
     for (int64_t k0 = 0; k0 < k; k0 += kPanelRows) {
       const int64_t rows = std::min(kPanelRows, k - k0);
-      decode_panel(k0, rows, j0, q.data());
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t g = group_rows > 0 ? (k0 + r) / group_rows : 0;
-        if (g != loaded_group) {
-          if (!packed_scale) operand_row(scale, g, j0, scale_row);
-          if (has_offset) operand_row(offset, g, j0, offset_row);
-          loaded_group = g;
+      if (one_block) widen_x(i0, i1 - i0, k0, rows, xs.data());
+      for (int64_t s = 0; s < count; ++s) {
+        const int64_t j0 = j_first + s * kPanelCols;
+        float *scale_row = params.data() + s * 2 * kPanelCols;
+        float *offset_row = scale_row + kPanelCols;
+        // INT4 tiles of 64 real columns are decoded straight from their packed bytes (an ND row's 32
+        // bytes, or an NZ block row); the rest (a partial last ND tile, INT8, transposed) via an int8 panel.
+        const bool direct = weight.int4 && !transposed && (weight.nz || j0 + kPanelCols <= n);
+        if (!direct) decode_panel(k0, rows, j0, q.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          if (s == 0) prefetch_nd_row(k0 + r + kPrefetchRows, j_first, count);
+          const int64_t g = group_rows > 0 ? (k0 + r) / group_rows : 0;
+          if (g != loaded_group[static_cast<size_t>(s)]) {
+            if (!packed_scale) operand_row(scale, g, j0, scale_row);
+            if (has_offset) operand_row(offset, g, j0, offset_row);
+            loaded_group[static_cast<size_t>(s)] = g;
+          }
+          float *out = panel.data() + r * kPanelCols;
+          const float *o = has_offset ? offset_row : nullptr;
+          const float *sc = packed_scale ? nullptr : scale_row;
+          if (direct) {
+            mk.dequant_int4_row(int4_row(k0 + r, j0), o, sc, rounding, out);
+          } else {
+            mk.dequant_row(q.data() + r * kPanelCols, o, sc, rounding, out);
+          }
         }
-        mk.dequant_row(q.data() + r * kPanelCols, has_offset ? offset_row : nullptr, packed_scale ? nullptr : scale_row,
-                       rounding, panel.data() + r * kPanelCols);
-      }
-      for (int64_t ib = i0; ib < i1; ib += kRowBlock) {
-        const int64_t block = std::min(kRowBlock, i1 - ib);
-        widen_x(ib, block, k0, rows, xs.data());
-        mk.accumulate(xs.data(), kPanelRows, block, panel.data(), rows, acc.data() + (ib - i0) * kPanelCols);
+        float *tile = acc.data() + s * tile_acc;
+        for (int64_t ib = i0; ib < i1; ib += kRowBlock) {
+          const int64_t block = std::min(kRowBlock, i1 - ib);
+          if (!one_block) widen_x(ib, block, k0, rows, xs.data());
+          mk.accumulate(xs.data(), kPanelRows, block, panel.data(), rows, tile + (ib - i0) * kPanelCols);
+        }
       }
     }
-    finish_tile(i0, i1, j0, acc.data());
+    for (int64_t s = 0; s < count; ++s) finish_tile(i0, i1, j_first + s * kPanelCols, acc.data() + s * tile_acc);
   }
 };
 
@@ -371,11 +499,14 @@ Result matmul_workspace(const MatmulArgs &args, size_t *bytes) {
   return {};
 }
 
-Result weight_quant_matmul(const MatmulArgs &args, void * /*workspace*/, size_t /*workspace_bytes*/) {
+namespace engine {
+
+Result weight_quant_matmul_with(const MatmulArgs &args, const Run &run) {
   try {
     Plan plan;
     if (Result r = make_plan(args, &plan); !r) return r;
-    const int threads = engine::thread_count();
+    plan.isa = run.isa;
+    const int threads = run.threads;
     const int64_t col_tiles = (plan.n + kPanelCols - 1) / kPanelCols;
     // Row chunks only when the column tiles leave threads idle, and never thinner than kMinChunkRows.
     int64_t row_chunks = 1;
@@ -387,17 +518,39 @@ Result weight_quant_matmul(const MatmulArgs &args, void * /*workspace*/, size_t 
     const int64_t tiles = col_tiles * row_chunks;
     // Small problems stay on the calling thread (as packing does): threads cost more than they give.
     const int64_t work = plan.m * plan.k * plan.n;
-    const int use = work < (int64_t{1} << 20) ? 1 : threads;
-    engine::run_parts(static_cast<int>(std::min<int64_t>(tiles, INT32_MAX)), use, [&](int t) {
-      const int64_t j0 = (t % col_tiles) * kPanelCols;
-      const int64_t i0 = (t / col_tiles) * chunk_rows;
-      const int64_t i1 = std::min(plan.m, i0 + chunk_rows);
-      if (i0 < i1) plan.run_tile(i0, i1, j0);
+    const int use = work < (int64_t{1} << 20) ? 1 : static_cast<int>(std::min<int64_t>(threads, tiles));
+    // Each thread takes a contiguous run of tiles: neighbouring ND tiles share the cache lines of every
+    // weight row, which the second then finds in the cache.
+    // Decode-sized row chunks walk several tiles together (run_tiles); large ones one at a time, since
+    // their accumulators fill the cache already.
+    const int64_t together = chunk_rows <= kRowBlock ? kTilesTogether : 1;
+    const bool dot = plan.transposed && plan.weight.int4 && chunk_rows <= kRowBlock;
+    engine::run_parts(use, use, [&](int part) {
+      const int64_t last = tiles * (part + 1) / use;
+      for (int64_t t = tiles * part / use; t < last;) {
+        const int64_t chunk = t / col_tiles, first_col = t % col_tiles;
+        const int64_t count = std::min({together, last - t, col_tiles - first_col});
+        const int64_t i0 = chunk * chunk_rows;
+        const int64_t i1 = std::min(plan.m, i0 + chunk_rows);
+        if (i0 < i1 && dot) {
+          for (int64_t c = 0; c < count; ++c) plan.run_transposed_tile(i0, i1, (first_col + c) * kPanelCols);
+        } else if (i0 < i1) {
+          plan.run_tiles(i0, i1, first_col * kPanelCols, count);
+        }
+        t += count;
+      }
     });
   } catch (const std::bad_alloc &) {
     return fail(ErrorKind::kMemory, "out of memory");
   }
   return {};
+}
+
+}  // namespace engine
+
+Result weight_quant_matmul(const MatmulArgs &args, void * /*workspace*/, size_t /*workspace_bytes*/) {
+  if (Result status = engine_status(); !status) return status;
+  return engine::weight_quant_matmul_with(args, {engine::active_isa(), engine::thread_count()});
 }
 
 }  // namespace int4pack

@@ -14,6 +14,7 @@ struct CpuFeatures {
   bool avx512bw = false;
   bool avx512vl = false;
   bool avx512bf16 = false;
+  bool avx512fp16 = false;
   // AArch64.
   bool neon = false;
 };

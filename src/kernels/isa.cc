@@ -37,6 +37,7 @@ CpuFeatures detect() {
   f.avx512f = zmm_saved && (ebx & (1u << 16)) != 0;
   f.avx512bw = zmm_saved && (ebx & (1u << 30)) != 0;
   f.avx512vl = zmm_saved && (ebx & (1u << 31)) != 0;
+  f.avx512fp16 = zmm_saved && (edx & (1u << 23)) != 0;
   if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) f.avx512bf16 = f.avx512f && (eax & (1u << 5)) != 0;
   return f;
 }

@@ -40,12 +40,18 @@ void dequant_row_avx2(const int8_t *q, const float *offset, const float *scale, 
   dequant_row_x86<Avx2>(q, offset, scale, r, out);
 }
 
+void dequant_int4_row_avx2(const uint8_t *bytes, const float *offset, const float *scale, Rounding r, float *out) {
+  dequant_int4_row_x86<Avx2>(bytes, offset, scale, r, out);
+}
+
 void accumulate_avx2(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc) {
   accumulate_x86<Avx2, 1>(x, x_stride, rows, w, kp, acc);
 }
 
+void multiply_add_avx2(const float *x, const float *w, float *acc) { multiply_add_x86<Avx2>(x, w, acc); }
+
 }  // namespace
 
-const MatmulKernels matmul_avx2{dequant_row_avx2, accumulate_avx2};
+const MatmulKernels matmul_avx2{dequant_row_avx2, dequant_int4_row_avx2, accumulate_avx2, multiply_add_avx2};
 
 }  // namespace int4pack::kernels

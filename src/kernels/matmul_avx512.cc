@@ -40,12 +40,18 @@ void dequant_row_avx512(const int8_t *q, const float *offset, const float *scale
   dequant_row_x86<Avx512>(q, offset, scale, r, out);
 }
 
+void dequant_int4_row_avx512(const uint8_t *bytes, const float *offset, const float *scale, Rounding r, float *out) {
+  dequant_int4_row_x86<Avx512>(bytes, offset, scale, r, out);
+}
+
 void accumulate_avx512(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc) {
   accumulate_x86<Avx512, 4>(x, x_stride, rows, w, kp, acc);
 }
 
+void multiply_add_avx512(const float *x, const float *w, float *acc) { multiply_add_x86<Avx512>(x, w, acc); }
+
 }  // namespace
 
-const MatmulKernels matmul_avx512{dequant_row_avx512, accumulate_avx512};
+const MatmulKernels matmul_avx512{dequant_row_avx512, dequant_int4_row_avx512, accumulate_avx512, multiply_add_avx512};
 
 }  // namespace int4pack::kernels

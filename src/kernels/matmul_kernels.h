@@ -1,7 +1,9 @@
 // The matmul family: the two inner steps of the weight-quantized matmul (engine/matmul.cc), over panels of
 // 64 columns (one FRACTAL_NZ int4 block wide):
 //   dequant_row   one row of 64 int4/int8 values to their antiquantized float values, CANN's golden steps
+//   dequant_int4_row  the same from the 32 packed bytes of 64 int4 values
 //   accumulate    acc += x * panel for a few rows of x, each product added in order of k
+//   multiply_add  64 lanes of partial dot products, for a transposed weight at decode
 // Every table computes every output bit for bit as the scalar one does: products of two half or bfloat16
 // values are exact in float32, so an FMA and the scalar `acc + x * w` round alike, and each acc element
 // sums over k in the same order.
@@ -21,11 +23,18 @@ enum class Rounding : int { kNone = 0, kHalf = 1, kBFloat16 = 2 };
 
 struct MatmulKernels {
   // out[c] = r(r(q[c] + offset[c]) * scale[c]) for c < 64; offset null: r(q[c] * scale[c]); scale null:
-  // q[c] + offset[c] (or q[c]), unrounded (the packed-scale mode scales after the matmul).
+  // q[c] + offset[c] (or q[c]), unrounded (the packed-scale mode scales after the matmul). With a rounding,
+  // scale and offset hold values of that type (they have x's dtype), which a table may compute in.
   void (*dequant_row)(const int8_t *q, const float *offset, const float *scale, Rounding rounding, float *out);
+  // dequant_row of 64 int4 values packed in 32 bytes (value 2i in the low nibble of byte i, two's
+  // complement): one row of a 64-column tile of an INT4 ND or FRACTAL_NZ weight, decoded in registers.
+  void (*dequant_int4_row)(const uint8_t *bytes, const float *offset, const float *scale, Rounding rounding,
+                           float *out);
   // acc[i][c] += x[i][t] * w[t][c] for i < rows, c < 64, t = 0 .. kp-1 in that order. x: rows x kp with
   // row stride x_stride; w: kp x 64; acc: rows x 64.
   void (*accumulate)(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc);
+  // acc[c] += x[c] * w[c] for c < 64 (a transposed weight's rows are dot products along k).
+  void (*multiply_add)(const float *x, const float *w, float *acc);
 };
 
 #define INT4PACK_ISA(name, arch, flags, requirement) INT4PACK_ON_##arch(extern const MatmulKernels matmul_##name;)

@@ -40,6 +40,21 @@ void dequant_row_neon(const int8_t *q, const float *offset, const float *scale, 
   }
 }
 
+void dequant_int4_row_neon(const uint8_t *bytes, const float *offset, const float *scale, Rounding r, float *out) {
+  int8_t q[kPanelCols];
+  const uint8x16_t low_bits = vdupq_n_u8(0x0F);
+  const int8x16_t eight = vdupq_n_s8(8);
+  for (int h = 0; h < 2; ++h) {
+    const uint8x16_t b = vld1q_u8(bytes + 16 * h);
+    const uint8x16x2_t pairs = vzipq_u8(vandq_u8(b, low_bits), vshrq_n_u8(b, 4));  // column order
+    for (int z = 0; z < 2; ++z) {
+      const int8x16_t v = vreinterpretq_s8_u8(pairs.val[z]);
+      vst1q_s8(q + 32 * h + 16 * z, vsubq_s8(veorq_s8(v, eight), eight));  // 0..15 to [-8, 7]
+    }
+  }
+  dequant_row_neon(q, offset, scale, r, out);
+}
+
 void accumulate_neon(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc) {
   constexpr int kVectors = static_cast<int>(kPanelCols / 4);
   for (int64_t i = 0; i < rows; ++i) {
@@ -53,8 +68,13 @@ void accumulate_neon(const float *x, int64_t x_stride, int64_t rows, const float
   }
 }
 
+void multiply_add_neon(const float *x, const float *w, float *acc) {
+  for (int64_t c = 0; c < kPanelCols; c += 4)
+    vst1q_f32(acc + c, vfmaq_f32(vld1q_f32(acc + c), vld1q_f32(x + c), vld1q_f32(w + c)));
+}
+
 }  // namespace
 
-const MatmulKernels matmul_neon{dequant_row_neon, accumulate_neon};
+const MatmulKernels matmul_neon{dequant_row_neon, dequant_int4_row_neon, accumulate_neon, multiply_add_neon};
 
 }  // namespace int4pack::kernels

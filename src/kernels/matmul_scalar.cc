@@ -33,6 +33,15 @@ void dequant_row_scalar(const int8_t *q, const float *offset, const float *scale
   }
 }
 
+void dequant_int4_row_scalar(const uint8_t *bytes, const float *offset, const float *scale, Rounding r, float *out) {
+  int8_t q[kPanelCols];
+  for (int64_t i = 0; i < kPanelCols / 2; ++i) {
+    q[2 * i] = static_cast<int8_t>(static_cast<int8_t>(bytes[i] << 4) >> 4);
+    q[2 * i + 1] = static_cast<int8_t>(static_cast<int8_t>(bytes[i]) >> 4);
+  }
+  dequant_row_scalar(q, offset, scale, r, out);
+}
+
 void accumulate_scalar(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc) {
   for (int64_t i = 0; i < rows; ++i) {
     float *a = acc + i * kPanelCols;
@@ -44,8 +53,12 @@ void accumulate_scalar(const float *x, int64_t x_stride, int64_t rows, const flo
   }
 }
 
+void multiply_add_scalar(const float *x, const float *w, float *acc) {
+  for (int64_t c = 0; c < kPanelCols; ++c) acc[c] = std::fma(x[c], w[c], acc[c]);
+}
+
 }  // namespace
 
-const MatmulKernels matmul_scalar{dequant_row_scalar, accumulate_scalar};
+const MatmulKernels matmul_scalar{dequant_row_scalar, dequant_int4_row_scalar, accumulate_scalar, multiply_add_scalar};
 
 }  // namespace int4pack::kernels

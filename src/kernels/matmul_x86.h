@@ -20,18 +20,65 @@ inline typename Ops::V round_to(typename Ops::V v, Rounding r) {
   return v;
 }
 
-template <typename Ops>
-inline void dequant_row_x86(const int8_t *q, const float *offset, const float *scale, Rounding r, float *out) {
+// One variant per (offset, scale, rounding), chosen once per row: no branch is left in the loop, which the
+// compiler then unrolls into independent chains (the conversions' latency, not their count, bounds it).
+template <typename Ops, bool kOffset, bool kScale, Rounding kRounding>
+inline void dequant_row_fixed(const int8_t *q, const float *offset, const float *scale, float *out) {
   using V = typename Ops::V;
   for (int64_t c = 0; c < kPanelCols; c += Ops::kLanes) {
     V w = Ops::from_int8(q + c);
-    if (offset != nullptr) w = Ops::add(w, Ops::load(offset + c));
-    if (scale != nullptr) {
-      if (offset != nullptr) w = round_to<Ops>(w, r);
-      w = round_to<Ops>(Ops::mul(w, Ops::load(scale + c)), r);
+    if constexpr (kOffset) w = Ops::add(w, Ops::load(offset + c));
+    if constexpr (kScale) {
+      if constexpr (kOffset) w = round_to<Ops>(w, kRounding);
+      w = round_to<Ops>(Ops::mul(w, Ops::load(scale + c)), kRounding);
     }
     Ops::store(out + c, w);
   }
+}
+
+template <typename Ops, bool kOffset, bool kScale>
+inline void dequant_row_rounded(const int8_t *q, const float *offset, const float *scale, Rounding r, float *out) {
+  switch (r) {
+    case Rounding::kHalf:
+      return dequant_row_fixed<Ops, kOffset, kScale, Rounding::kHalf>(q, offset, scale, out);
+    case Rounding::kBFloat16:
+      return dequant_row_fixed<Ops, kOffset, kScale, Rounding::kBFloat16>(q, offset, scale, out);
+    case Rounding::kNone:
+      return dequant_row_fixed<Ops, kOffset, kScale, Rounding::kNone>(q, offset, scale, out);
+  }
+}
+
+template <typename Ops>
+inline void dequant_row_x86(const int8_t *q, const float *offset, const float *scale, Rounding r, float *out) {
+  if (offset != nullptr) {
+    if (scale != nullptr) return dequant_row_rounded<Ops, true, true>(q, offset, scale, r, out);
+    return dequant_row_rounded<Ops, true, false>(q, offset, scale, r, out);
+  }
+  if (scale != nullptr) return dequant_row_rounded<Ops, false, true>(q, offset, scale, r, out);
+  return dequant_row_rounded<Ops, false, false>(q, offset, scale, r, out);
+}
+
+// 32 bytes of packed int4 to 64 signed int8 values in column order (SSE2: every x86 table has it).
+inline void unpack_int4_x86(const uint8_t *bytes, int8_t *q) {
+  const __m128i low_bits = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
+  for (int h = 0; h < 2; ++h) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i *>(bytes + 16 * h));
+    const __m128i lo = _mm_and_si128(b, low_bits);                     // columns 2i
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), low_bits);  // columns 2i + 1
+    // Nibbles 0..15 to [-8, 7]: (v ^ 8) - 8.
+    const __m128i first = _mm_sub_epi8(_mm_xor_si128(_mm_unpacklo_epi8(lo, hi), eight), eight);
+    const __m128i second = _mm_sub_epi8(_mm_xor_si128(_mm_unpackhi_epi8(lo, hi), eight), eight);
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(q + 32 * h), first);
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(q + 32 * h + 16), second);
+  }
+}
+
+template <typename Ops>
+inline void dequant_int4_row_x86(const uint8_t *bytes, const float *offset, const float *scale, Rounding r,
+                                 float *out) {
+  alignas(64) int8_t q[kPanelCols];
+  unpack_int4_x86(bytes, q);
+  dequant_row_x86<Ops>(q, offset, scale, r, out);
 }
 
 // kRows rows of x at a time: kRows x 64 accumulators in registers, each weight row read once per kRows.
@@ -62,6 +109,13 @@ inline void accumulate_x86(const float *x, int64_t x_stride, int64_t rows, const
   for (; i + kRows <= rows; i += kRows)
     accumulate_rows<Ops, kRows>(x + i * x_stride, x_stride, w, kp, acc + i * kPanelCols);
   for (; i < rows; ++i) accumulate_rows<Ops, 1>(x + i * x_stride, x_stride, w, kp, acc + i * kPanelCols);
+}
+
+template <typename Ops>
+inline void multiply_add_x86(const float *x, const float *w, float *acc) {
+  for (int64_t c = 0; c < kPanelCols; c += Ops::kLanes) {
+    Ops::store(acc + c, Ops::fma(Ops::load(x + c), Ops::load(w + c), Ops::load(acc + c)));
+  }
 }
 
 // float -> bfloat16 -> float, to nearest even, over 32-bit lanes of integers (NaN kept, quietened).

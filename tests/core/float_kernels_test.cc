@@ -117,6 +117,41 @@ TEST_P(FloatKernels, DequantRowMatchesScalar) {
   }
 }
 
+// The packed-int4 row: every nibble pattern, scales and offsets of the rounding's type (the operator gives
+// them x's dtype), edge values included.
+TEST_P(FloatKernels, DequantInt4RowMatchesScalar) {
+  std::mt19937 gen(6);
+  std::uniform_real_distribution<float> scales(1e-4f, 0.1f), offsets(-9.0f, 9.0f);
+  const std::vector<float> specials = interesting_floats(0);
+  for (int round = 0; round < 300; ++round) {
+    uint8_t bytes[kernels::kPanelCols / 2];
+    for (uint8_t &b : bytes) b = static_cast<uint8_t>(round < 16 ? round * 17 : gen());
+    for (auto rounding : {kernels::Rounding::kHalf, kernels::Rounding::kBFloat16, kernels::Rounding::kNone}) {
+      const auto as_type = [rounding](float v) {
+        return rounding == kernels::Rounding::kHalf       ? round_to_half(v)
+               : rounding == kernels::Rounding::kBFloat16 ? round_to_bfloat16(v)
+                                                          : v;
+      };
+      float offset[kernels::kPanelCols], scale[kernels::kPanelCols];
+      for (int64_t c = 0; c < kernels::kPanelCols; ++c) {
+        scale[c] = as_type(round % 5 == 4 ? specials[gen() % specials.size()] : scales(gen));
+        offset[c] = as_type(round % 7 == 6 ? specials[gen() % specials.size()] : std::round(offsets(gen)));
+      }
+      for (int mode = 0; mode < 4; ++mode) {
+        const float *o = (mode & 1) ? offset : nullptr;
+        const float *sc = (mode & 2) ? scale : nullptr;
+        float got[kernels::kPanelCols], want[kernels::kPanelCols];
+        isa_->matmul->dequant_int4_row(bytes, o, sc, rounding, got);
+        scalar_isa().matmul->dequant_int4_row(bytes, o, sc, rounding, want);
+        for (int64_t c = 0; c < kernels::kPanelCols; ++c) {
+          ASSERT_EQ(float_bits(got[c]), float_bits(want[c]))
+              << "round " << round << " rounding " << static_cast<int>(rounding) << " mode " << mode << " column " << c;
+        }
+      }
+    }
+  }
+}
+
 // Products of half / bfloat16 values are exact in float32, so every ISA's sums are the scalar's bit for bit.
 TEST_P(FloatKernels, AccumulateMatchesScalar) {
   std::mt19937 gen(9);

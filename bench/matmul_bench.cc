@@ -1,0 +1,357 @@
+// Benchmarks of aclnnWeightQuantBatchMatmulV2 for scripts/bench (issue 13's table), with the baselines each
+// figure is measured against, in one binary so that every ratio comes from one run:
+//   read_only/<k>x<n>          a read-only pass over the packed int4 bytes on all threads (decode's limit)
+//   plain_loop/m1              a plain one-thread dequantize-and-accumulate loop (-O3), m = 1
+//   sgemm/m<m>                 OpenBLAS sgemm on the float32 dequantized weight (prefill's alternative)
+//   wqbmm/<case>               the operator through the CANN API, all threads
+//   isa/<isa>/<case>           the engine with one ISA's kernels (every ISA against scalar)
+// FLOAT16 x unless the case says bf16; per-group 128 unless it says channel; no offset.
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "acl/acl.h"
+#include "aclnnop/aclnn_weight_quant_batch_matmul_v2.h"
+#include "core/floats.h"
+#include "engine/matmul_run.h"
+#include "engine/settings.h"
+#include "int4pack/engine.h"
+#include "int4pack/settings.h"
+#include "kernels/isa.h"
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace {
+
+struct Library {
+  aclrtStream stream = nullptr;
+  Library() {
+    aclInit(nullptr);
+    aclrtSetDevice(0);
+    aclrtCreateStream(&stream);
+  }
+};
+Library &library() {
+  static Library lib;
+  return lib;
+}
+
+enum class Weight { kInt4Nd, kInt4Nz, kInt4NzTransposed, kInt8Nd };
+
+struct Case {
+  std::string name;
+  int64_t m, k, n;
+  Weight weight = Weight::kInt4Nd;
+  bool bf16 = false;
+  int64_t group = 128;  // 0: per-channel
+};
+
+constexpr int64_t kDecodeK = 8192, kDecodeN = 14336, kPrefillK = 4096, kPrefillN = 4096;
+
+// Device memory (aclrtMalloc, as a CANN program allocates it: large blocks in huge pages).
+struct DeviceBytes {
+  uint8_t *ptr = nullptr;
+  size_t count = 0;
+  void resize(size_t bytes) {
+    if (ptr != nullptr) aclrtFree(ptr);
+    void *p = nullptr;
+    aclrtMalloc(&p, bytes, ACL_MEM_MALLOC_HUGE_FIRST);
+    ptr = static_cast<uint8_t *>(p);
+    count = bytes;
+  }
+  uint8_t *data() { return ptr; }
+  const uint8_t *data() const { return ptr; }
+  size_t size() const { return count; }
+  uint8_t *begin() { return ptr; }
+  uint8_t *end() { return ptr + count; }
+};
+
+// The data of a case: x, the packed weight, the scale, y; and its float32 dequantized weight for sgemm.
+struct Data {
+  std::vector<uint16_t> x, scale, y;
+  DeviceBytes weight;
+  std::vector<float> dequantized, x_float;  // only for the sgemm baseline
+};
+
+std::vector<int32_t> int4_values(int64_t rows, int64_t cols, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::vector<int32_t> v(static_cast<size_t>(rows * cols));
+  for (int32_t &e : v) e = static_cast<int32_t>(gen() % 16) - 8;
+  return v;
+}
+
+Data make_data(const Case &c) {
+  library();
+  Data d;
+  std::mt19937 gen(7);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  d.x.resize(static_cast<size_t>(c.m * c.k));
+  for (uint16_t &h : d.x) h = c.bf16 ? int4pack::float_to_bfloat16(unit(gen)) : int4pack::float_to_half(unit(gen));
+  const int64_t groups = c.group == 0 ? 1 : (c.k + c.group - 1) / c.group;
+  d.scale.resize(static_cast<size_t>(groups * c.n));
+  for (uint16_t &h : d.scale) {
+    const float s = 0.001f + 0.01f * (unit(gen) + 1.0f);
+    h = c.bf16 ? int4pack::float_to_bfloat16(s) : int4pack::float_to_half(s);
+  }
+  d.y.resize(static_cast<size_t>(c.m * c.n));
+  if (c.weight == Weight::kInt8Nd) {
+    d.weight.resize(static_cast<size_t>(c.k * c.n));
+    for (uint8_t &b : d.weight) b = static_cast<uint8_t>(gen());
+    return d;
+  }
+  const bool transposed = c.weight == Weight::kInt4NzTransposed;
+  const int64_t rows = transposed ? c.n : c.k, cols = transposed ? c.k : c.n;
+  const std::vector<int32_t> v = int4_values(rows, cols, 11);
+  const int4pack::Layout layout = c.weight == Weight::kInt4Nd ? int4pack::Layout::kNd : int4pack::Layout::kNz;
+  size_t bytes = 0;
+  int4pack::packed_size({rows, cols}, layout, &bytes);
+  d.weight.resize(bytes);
+  int4pack::pack({v.data(), int4pack::ElementType::kInt32, {rows, cols}, {}}, layout, d.weight.data(), bytes);
+  return d;
+}
+
+// The dequantized float32 weight (k, n) and x for sgemm: built once, not timed.
+void make_float_operands(const Case &c, Data *d) {
+  const std::vector<int32_t> v = int4_values(c.k, c.n, 11);
+  d->dequantized.resize(v.size());
+  for (int64_t r = 0; r < c.k; ++r) {
+    for (int64_t j = 0; j < c.n; ++j) {
+      const float s = int4pack::half_to_float(d->scale[static_cast<size_t>((r / c.group) * c.n + j)]);
+      d->dequantized[static_cast<size_t>(r * c.n + j)] = static_cast<float>(v[static_cast<size_t>(r * c.n + j)]) * s;
+    }
+  }
+  d->x_float.resize(d->x.size());
+  for (size_t i = 0; i < d->x.size(); ++i) d->x_float[i] = int4pack::half_to_float(d->x[i]);
+}
+
+Data &data(const Case &c, bool floats = false) {
+  static std::map<std::string, Data> cache;
+  auto it = cache.find(c.name);
+  if (it == cache.end()) it = cache.emplace(c.name, make_data(c)).first;
+  if (floats && it->second.dequantized.empty()) make_float_operands(c, &it->second);
+  return it->second;
+}
+
+// The operator's descriptors over a case's data.
+struct Tensors {
+  aclTensor *x = nullptr, *w = nullptr, *scale = nullptr, *y = nullptr;
+  Tensors(const Case &c, Data &d) {
+    const aclDataType act = c.bf16 ? ACL_BF16 : ACL_FLOAT16;
+    const int64_t xd[2] = {c.m, c.k}, yd[2] = {c.m, c.n};
+    x = aclCreateTensor(xd, 2, act, nullptr, 0, ACL_FORMAT_ND, xd, 2, d.x.data());
+    y = aclCreateTensor(yd, 2, act, nullptr, 0, ACL_FORMAT_ND, yd, 2, d.y.data());
+    const int64_t groups = c.group == 0 ? 1 : (c.k + c.group - 1) / c.group;
+    const int64_t sd2[2] = {groups, c.n}, sd1[1] = {c.n};
+    scale = c.group == 0 ? aclCreateTensor(sd1, 1, act, nullptr, 0, ACL_FORMAT_ND, sd1, 1, d.scale.data())
+                         : aclCreateTensor(sd2, 2, act, nullptr, 0, ACL_FORMAT_ND, sd2, 2, d.scale.data());
+    const int64_t wd[2] = {c.k, c.n};
+    switch (c.weight) {
+      case Weight::kInt8Nd:
+        w = aclCreateTensor(wd, 2, ACL_INT8, nullptr, 0, ACL_FORMAT_ND, wd, 2, d.weight.data());
+        break;
+      case Weight::kInt4Nd:
+        w = aclCreateTensor(wd, 2, ACL_INT4, nullptr, 0, ACL_FORMAT_ND, wd, 2, d.weight.data());
+        break;
+      case Weight::kInt4Nz: {
+        const int64_t st[4] = {(c.n + 63) / 64, (c.k + 15) / 16, 16, 64};
+        w = aclCreateTensor(wd, 2, ACL_INT4, nullptr, 0, ACL_FORMAT_FRACTAL_NZ, st, 4, d.weight.data());
+        break;
+      }
+      case Weight::kInt4NzTransposed: {
+        const int64_t st[4] = {(c.k + 63) / 64, (c.n + 15) / 16, 16, 64};
+        const int64_t strides[2] = {1, c.k};
+        w = aclCreateTensor(wd, 2, ACL_INT4, strides, 0, ACL_FORMAT_FRACTAL_NZ, st, 4, d.weight.data());
+        break;
+      }
+    }
+  }
+  ~Tensors() {
+    for (aclTensor *t : {x, w, scale, y}) aclDestroyTensor(t);
+  }
+};
+
+void set_counters(benchmark::State &state, const Case &c) {
+  const double weight_bytes = c.weight == Weight::kInt8Nd ? static_cast<double>(c.k * c.n) : c.k * c.n / 2.0;
+  state.counters["weight_GBps"] =
+      benchmark::Counter(weight_bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["threads_used"] = int4pack::engine::thread_count();
+}
+
+void BM_Operator(benchmark::State &state, Case c, int threads) {
+  Data &d = data(c);
+  Tensors t(c, d);
+  const int saved = int4packGetNumThreads();
+  if (threads > 0) int4packSetNumThreads(threads);
+  const aclrtStream stream = library().stream;
+  for (auto _ : state) {
+    uint64_t workspace = 0;
+    aclOpExecutor *executor = nullptr;
+    if (aclnnWeightQuantBatchMatmulV2GetWorkspaceSize(t.x, t.w, t.scale, nullptr, nullptr, nullptr, nullptr,
+                                                      static_cast<int>(c.group), t.y, &workspace,
+                                                      &executor) != ACLNN_SUCCESS ||
+        aclnnWeightQuantBatchMatmulV2(nullptr, workspace, executor, stream) != ACLNN_SUCCESS ||
+        aclrtSynchronizeStream(stream) != ACL_SUCCESS) {
+      state.SkipWithError(aclGetRecentErrMsg());
+      break;
+    }
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, c);
+  if (threads > 0) state.counters["threads_used"] = threads;
+  int4packSetNumThreads(saved);
+}
+
+// The engine with one ISA's kernels (all threads).
+void BM_Isa(benchmark::State &state, Case c, std::string isa) {
+  const int4pack::kernels::Isa *k = int4pack::kernels::find_supported(isa);
+  if (k == nullptr) {
+    state.SkipWithError(("ISA not supported here: " + isa).c_str());
+    return;
+  }
+  Data &d = data(c);
+  int4pack::MatmulArgs a;
+  const int4pack::ElementType act = c.bf16 ? int4pack::ElementType::kBFloat16 : int4pack::ElementType::kFloat16;
+  a.x = {d.x.data(), act, c.m, c.k, c.k, 1};
+  a.weight = {
+      d.weight.data(),
+      d.weight.size(),
+      c.weight == Weight::kInt8Nd ? int4pack::ElementType::kInt8 : int4pack::ElementType::kInt4,
+      c.weight == Weight::kInt4Nd || c.weight == Weight::kInt8Nd ? int4pack::Layout::kNd : int4pack::Layout::kNz,
+      c.weight == Weight::kInt4NzTransposed,
+      c.k,
+      c.n};
+  const int64_t groups = c.group == 0 ? 1 : (c.k + c.group - 1) / c.group;
+  a.scale = {d.scale.data(), act, groups, c.n, c.n, 1};
+  a.group_size = c.group;
+  a.y = d.y.data();
+  a.y_type = act;
+  const int4pack::engine::Run run{k, int4pack::engine::thread_count()};
+  for (auto _ : state) {
+    if (!int4pack::engine::weight_quant_matmul_with(a, run)) {
+      state.SkipWithError("the engine refused the case");
+      break;
+    }
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, c);
+}
+
+// The limit of decode: read every packed weight byte once, on all threads.
+void BM_ReadOnly(benchmark::State &state, Case c) {
+  Data &d = data(c);
+  const int64_t words = static_cast<int64_t>(d.weight.size() / 8);
+  const auto *w = reinterpret_cast<const uint64_t *>(d.weight.data());
+  const int threads = int4pack::engine::thread_count();
+  for (auto _ : state) {
+    uint64_t acc = 0;
+#if defined(_OPENMP)
+#pragma omp parallel for num_threads(threads) reduction(| : acc) schedule(static)
+#endif
+    for (int64_t i = 0; i < words; ++i) acc |= w[i];
+    benchmark::DoNotOptimize(acc);
+  }
+  set_counters(state, c);
+}
+
+// The simple algorithm: y[j] += x[c] * ((q - 8) * scale) over the ND bytes, one thread, float32.
+void BM_PlainLoop(benchmark::State &state, Case c) {
+  Data &d = data(c);
+  std::vector<float> x(static_cast<size_t>(c.k)), y(static_cast<size_t>(c.n)), s(static_cast<size_t>(c.n));
+  for (int64_t i = 0; i < c.k; ++i) x[static_cast<size_t>(i)] = int4pack::half_to_float(d.x[static_cast<size_t>(i)]);
+  for (auto _ : state) {
+    std::fill(y.begin(), y.end(), 0.0f);
+    for (int64_t r = 0; r < c.k; ++r) {
+      if (r % c.group == 0) {
+        for (int64_t j = 0; j < c.n; ++j) {
+          s[static_cast<size_t>(j)] = int4pack::half_to_float(d.scale[static_cast<size_t>((r / c.group) * c.n + j)]);
+        }
+      }
+      const uint8_t *row = d.weight.data() + r * (c.n / 2);
+      const float xr = x[static_cast<size_t>(r)];
+      for (int64_t j = 0; j < c.n; ++j) {
+        const int q = ((row[j / 2] >> (4 * (j % 2))) & 15) - 8;
+        y[static_cast<size_t>(j)] += xr * (static_cast<float>(q) * s[static_cast<size_t>(j)]);
+      }
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_counters(state, c);
+  state.counters["threads_used"] = 1;
+}
+
+// What a user without this operator does at prefill: sgemm on the dequantized weight (OpenBLAS).
+void BM_Sgemm(benchmark::State &state, Case c) {
+  Data &d = data(c, true);
+  std::vector<float> y(static_cast<size_t>(c.m * c.n));
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(c.m), static_cast<int>(c.n),
+                static_cast<int>(c.k), 1.0f, d.x_float.data(), static_cast<int>(c.k), d.dequantized.data(),
+                static_cast<int>(c.n), 0.0f, y.data(), static_cast<int>(c.n));
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_counters(state, c);
+  state.counters["threads_used"] = openblas_get_num_threads();
+}
+
+void register_all() {
+  const auto tune = [](benchmark::internal::Benchmark *b) { b->Unit(benchmark::kMillisecond)->UseRealTime(); };
+  const Case decode{"decode", 1, kDecodeK, kDecodeN};
+  std::vector<Case> cases;
+  for (int64_t m : {1, 16}) {
+    for (bool bf16 : {false, true}) {
+      for (Weight w : {Weight::kInt4Nd, Weight::kInt4Nz}) {
+        cases.push_back({std::string(bf16 ? "bf16" : "f16") + "/" + (w == Weight::kInt4Nd ? "int4_nd" : "int4_nz") +
+                             "/group128/m" + std::to_string(m),
+                         m, kDecodeK, kDecodeN, w, bf16, 128});
+      }
+    }
+  }
+  for (int64_t m : {256, 1024}) {
+    for (bool bf16 : {false, true}) {
+      for (Weight w : {Weight::kInt4Nd, Weight::kInt4Nz}) {
+        cases.push_back({std::string(bf16 ? "bf16" : "f16") + "/" + (w == Weight::kInt4Nd ? "int4_nd" : "int4_nz") +
+                             "/group128/m" + std::to_string(m),
+                         m, kPrefillK, kPrefillN, w, bf16, 128});
+      }
+    }
+  }
+  cases.push_back({"f16/int4_nd/channel/m1", 1, kDecodeK, kDecodeN, Weight::kInt4Nd, false, 0});
+  cases.push_back({"f16/int8_nd/channel/m1", 1, kDecodeK, kDecodeN, Weight::kInt8Nd, false, 0});
+  cases.push_back({"f16/int4_nz_transposed/channel/m1", 1, kDecodeK, kDecodeN, Weight::kInt4NzTransposed, false, 0});
+  for (const Case &c : cases) tune(benchmark::RegisterBenchmark(("wqbmm/" + c.name).c_str(), BM_Operator, c, 0));
+  const Case one{"f16/int4_nd/group128/m1", 1, kDecodeK, kDecodeN};
+  tune(benchmark::RegisterBenchmark("wqbmm_1thread/f16/int4_nd/group128/m1", BM_Operator, one, 1));
+  tune(benchmark::RegisterBenchmark("read_only/8192x14336", BM_ReadOnly, decode));
+  tune(benchmark::RegisterBenchmark("plain_loop/m1", BM_PlainLoop, decode));
+  for (int64_t m : {256, 1024}) {
+    const Case c{"sgemm/m" + std::to_string(m), m, kPrefillK, kPrefillN};
+    tune(benchmark::RegisterBenchmark(("sgemm/m" + std::to_string(m)).c_str(), BM_Sgemm, c));
+  }
+  const int4pack::kernels::Isa *isas = nullptr;
+  const int count = int4pack::kernels::compiled_isas(&isas);
+  for (int i = 0; i < count; ++i) {
+    for (const Case &c : {one, Case{"f16/int4_nd/group128/m256", 256, kPrefillK, kPrefillN}}) {
+      tune(benchmark::RegisterBenchmark(("isa/" + std::string(isas[i].name) + "/" + c.name).c_str(), BM_Isa, c,
+                                        std::string(isas[i].name)));
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  library();
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

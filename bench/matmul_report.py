@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Turns one run of matmul_bench (Google Benchmark JSON) into issue 13's table of ratios: printed, and
+returned as a dict for bench-results.json.
+
+usage: matmul_report.py MATMUL_JSON [OUT_JSON]"""
+import json
+import sys
+
+UNIT_TO_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def load(path):
+    with open(path) as f:
+        data = json.load(f)
+    times = {}
+    aggregated = any(b.get("run_type") == "aggregate" for b in data["benchmarks"])
+    for b in data["benchmarks"]:
+        if b.get("error_occurred") or (aggregated and b.get("aggregate_name") != "median"):
+            continue
+        times[b["run_name"].split("/real_time")[0].split("/min_time")[0]] = b["real_time"] * UNIT_TO_MS[b["time_unit"]]
+    return times
+
+
+def report(path):
+    t = load(path)
+    rows = []
+
+    def row(name, case, ms_ref, ref_name, target=None, higher_is_better=True):
+        ours = t.get("wqbmm/" + case)
+        ref = t.get(ms_ref) if isinstance(ms_ref, str) else ms_ref
+        if ours is None or ref is None:
+            return
+        ratio = ref / ours
+        ok = None if target is None else (ratio >= target if higher_is_better else ratio <= target)
+        rows.append({"case": name, "ms": ours, "against": ref_name, "ratio": ratio, "target": target, "met": ok})
+        mark = "" if ok is None else ("  yes" if ok else "  NO")
+        print(f"{name:<44} {ours:>9.3f} ms   {ref_name:<34} {ratio:>7.2f}{'' if target is None else f'  (target {target})'}{mark}")
+
+    print("aclnnWeightQuantBatchMatmulV2 (through the CANN API, all threads; FLOAT16 x, int4 per-group 128 unless said):")
+    print(f"{'case':<44} {'ours':>12}   {'measured against':<34} {'ratio':>7}")
+    for layout in ("nd", "nz"):
+        row(f"decode m=1, {layout.upper()} (k 8192, n 14336)", f"f16/int4_{layout}/group128/m1", "read_only/8192x14336",
+            "read-only pass over the packed bytes", 0.8)
+        row(f"decode m=16, {layout.upper()}", f"f16/int4_{layout}/group128/m16", "read_only/8192x14336",
+            "read-only pass over the packed bytes", 0.6)
+        row(f"decode m=1, {layout.upper()}", f"f16/int4_{layout}/group128/m1", "plain_loop/m1",
+            "plain one-thread dequantize loop", 5.0)
+        for m in (256, 1024):
+            row(f"prefill m={m}, {layout.upper()} (k 4096, n 4096)", f"f16/int4_{layout}/group128/m{m}", f"sgemm/m{m}",
+                "OpenBLAS sgemm, dequantized fp32", 1.0)
+    for case in ("int4_nd/group128/m1", "int4_nz/group128/m1", "int4_nd/group128/m16", "int4_nd/group128/m256",
+                 "int4_nd/group128/m1024", "int4_nz/group128/m256"):
+        f16, bf16 = t.get("wqbmm/f16/" + case), t.get("wqbmm/bf16/" + case)
+        if f16 and bf16:
+            rows.append({"case": "bf16 " + case, "ms": bf16, "against": "the FLOAT16 case", "ratio": bf16 / f16,
+                         "target": 1.2, "met": bf16 / f16 <= 1.2})
+            print(f"{'BF16 ' + case:<44} {bf16:>9.3f} ms   {'the FLOAT16 case (time ratio)':<34} {bf16 / f16:>7.2f}"
+                  f"  (target 1.2)  {'yes' if bf16 / f16 <= 1.2 else 'NO'}")
+    for case, label in (("f16/int4_nd/channel/m1", "per-channel ND, m=1"), ("f16/int8_nd/channel/m1", "INT8 ND, m=1"),
+                        ("f16/int4_nz_transposed/channel/m1", "transposed NZ per-channel, m=1")):
+        row(label, case, "read_only/8192x14336", "read-only pass (int4 bytes)")
+    one, all_ = t.get("wqbmm_1thread/f16/int4_nd/group128/m1"), t.get("wqbmm/f16/int4_nd/group128/m1")
+    if one and all_:
+        rows.append({"case": "all threads vs one, decode m=1 ND", "ratio": one / all_})
+        print(f"{'all threads vs one, decode m=1 ND':<44} {all_:>9.3f} ms   {'one thread: %.3f ms' % one:<34} {one / all_:>7.2f}")
+    print("\nEach ISA against scalar (the engine, all threads):")
+    isas = sorted({k.split("/")[1] for k in t if k.startswith("isa/")})
+    for case in ("f16/int4_nd/group128/m1", "f16/int4_nd/group128/m256"):
+        scalar = t.get(f"isa/scalar/{case}")
+        cells = []
+        for isa in isas:
+            ms = t.get(f"isa/{isa}/{case}")
+            if ms and scalar:
+                cells.append(f"{isa} {ms:.2f} ms ({scalar / ms:.1f}x)")
+                rows.append({"case": f"isa {isa} {case}", "ms": ms, "against": "scalar", "ratio": scalar / ms})
+        print(f"  {case}: " + ", ".join(cells))
+    return {"rows": rows, "times_ms": t}
+
+
+def main():
+    result = report(sys.argv[1])
+    if len(sys.argv) > 2:
+        with open(sys.argv[2], "w") as f:
+            json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

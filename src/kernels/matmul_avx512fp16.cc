@@ -1,0 +1,54 @@
+// Matmul steps with AVX-512 FP16: an INT4 row is antiquantized in half precision, 32 values an
+// instruction. The golden steps round (w + offset) and (w + offset) * scale to FLOAT16, which is what
+// VADDPH and VMULPH do (IEEE, round to nearest even, subnormals kept), so the result is bit for bit the
+// scalar one. BFLOAT16 activations, rows without a scale (packed-scale mode) and the accumulation take the
+// AVX-512 steps.
+#include <immintrin.h>
+
+#include "kernels/matmul_kernels.h"
+
+namespace int4pack::kernels {
+namespace {
+
+// 32 floats (exactly halves: the scale and offset have x's dtype) as 32 halves.
+inline __m512h halves(const float *v) {
+  const __m256i a = _mm512_cvtps_ph(_mm512_loadu_ps(v), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256i b = _mm512_cvtps_ph(_mm512_loadu_ps(v + 16), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return _mm512_castsi512_ph(_mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1));
+}
+
+inline void store_floats(float *out, __m512h h) {
+  const __m512i bits = _mm512_castph_si512(h);
+  _mm512_storeu_ps(out, _mm512_cvtph_ps(_mm512_castsi512_si256(bits)));
+  _mm512_storeu_ps(out + 16, _mm512_cvtph_ps(_mm512_extracti64x4_epi64(bits, 1)));
+}
+
+void dequant_int4_row_fp16(const uint8_t *bytes, const float *offset, const float *scale, Rounding r, float *out) {
+  if (r != Rounding::kHalf || scale == nullptr) {
+    matmul_avx512.dequant_int4_row(bytes, offset, scale, r, out);
+    return;
+  }
+  // Byte i of the row in word i; its low nibble is column 2i, its high one column 2i + 1.
+  const __m512i words = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(bytes)));
+  const __m512i nibble = _mm512_set1_epi16(0xF), eight = _mm512_set1_epi16(8);
+  const __m512i lo = _mm512_and_si512(words, nibble);
+  const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(words, 4), nibble);
+  const __m512i first = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6, 37,
+                                         5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+  const __m512i second = _mm512_add_epi16(first, _mm512_set1_epi16(16));
+  for (int h = 0; h < 2; ++h) {
+    const __m512i columns = _mm512_permutex2var_epi16(lo, h == 0 ? first : second, hi);
+    // Nibbles 0..15 to two's complement [-8, 7]: (v ^ 8) - 8; exact in half precision.
+    __m512h w = _mm512_cvtepi16_ph(_mm512_sub_epi16(_mm512_xor_si512(columns, eight), eight));
+    if (offset != nullptr) w = _mm512_add_ph(w, halves(offset + 32 * h));
+    w = _mm512_mul_ph(w, halves(scale + 32 * h));
+    store_floats(out + 32 * h, w);
+  }
+}
+
+}  // namespace
+
+const MatmulKernels matmul_avx512fp16 = {matmul_avx512.dequant_row, dequant_int4_row_fp16, matmul_avx512.accumulate,
+                                         matmul_avx512.multiply_add};
+
+}  // namespace int4pack::kernels
