@@ -10,6 +10,14 @@ UNIT_TO_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
 COMBOS = ["int4_nd", "int4_nz", "int32_nd", "int32_nz"]
 
 
+def load_spread(path):
+    """Each benchmark's coefficient of variation over its repetitions (Google Benchmark's cv aggregate)."""
+    with open(path) as f:
+        data = json.load(f)
+    return {b["run_name"].split("/min_time")[0].split("/iterations")[0].split("/real_time")[0]: b["real_time"]
+            for b in data["benchmarks"] if b.get("aggregate_name") == "cv"}
+
+
 def load_cpp(path):
     with open(path) as f:
         data = json.load(f)
@@ -85,6 +93,16 @@ def main():
     if e2e:
         print(f"\n64x64 weight, phase 1 + phase 2 + aclrtSynchronizeStream: median {e2e['median_us']:.2f} us, "
               f"p90 {e2e['p90_us']:.2f} us, p99 {e2e['p99_us']:.2f} us")
+
+    cv = load_spread(cpp_path)
+    print("\nFRACTAL_NZ packing against the read pass (issue 13: >= 0.95, median of the interleaved repetitions; "
+          "the spread is each side's coefficient of variation):")
+    for shape in ("4096x14336", "14336x4096", "4096x4096"):
+        if f"ours/int4_nz/{shape}" in t and f"read_only/{shape}" in t:
+            ratio = t[f"read_only/{shape}"] / t[f"ours/int4_nz/{shape}"]
+            print(f"  {shape}: {ratio:.2f} of the read pass ({'yes' if ratio >= 0.95 else 'NO'}); spread: ours "
+                  f"{100 * cv.get(f'ours/int4_nz/{shape}', float('nan')):.1f}%, read pass "
+                  f"{100 * cv.get(f'read_only/{shape}', float('nan')):.1f}%")
 
     print("\nIssue 3 targets on 4096x14336:")
     for row in rows:
