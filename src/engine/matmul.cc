@@ -30,8 +30,14 @@ using kernels::Rounding;
 constexpr int64_t kPanelRows = 128;  // rows of k per panel: 128 x 64 floats, 32 KiB, stay in L1
 constexpr int64_t kRowBlock = 32;    // rows of x converted to float32 at a time
 constexpr int64_t kMinChunkRows = 32;
-constexpr int64_t kTilesTogether = 8;  // 512 columns: an ND weight row's four cache lines at a time
+// Decode-sized row chunks walk as many tiles together as their accumulators fit in this many bytes (at
+// least 8 tiles: an ND weight row's four cache lines): long runs of each ND row, read in order.
+constexpr int64_t kGroupAccBytes = 128 * 1024;
+constexpr int64_t kMinTilesTogether = 8;
+constexpr int64_t kNzTilesTogether = 1;
 constexpr int64_t kPrefetchRows = 24;
+constexpr int64_t kSegmentRows = 16;  // rows of each tile of a group taken at a time at decode
+static_assert(kPanelRows <= kernels::kMaxInt4Rows, "accumulate_int4 takes at most kMaxInt4Rows rows");
 
 Result fail(ErrorKind kind, std::string message) {
   Result r;
@@ -322,59 +328,102 @@ struct Plan {
                      : weight.data + j * (k / 2) + i / 2;
   }
 
+  // What a group of neighbouring tiles carries across k: each tile's accumulators, and its scale and
+  // offset rows with the group they were loaded for.
+  struct TileGroup {
+    std::vector<float> acc, params;  // params: each tile's scale row, then offset row
+    std::vector<int64_t> loaded;
+    int64_t tile_acc = 0;
+    float *scale_row(int64_t s) { return params.data() + s * 2 * kPanelCols; }
+    float *offset_row(int64_t s) { return scale_row(s) + kPanelCols; }
+    float *tile(int64_t s) { return acc.data() + s * tile_acc; }
+  };
+
+  void load_group(TileGroup &tg, int64_t s, int64_t g, int64_t j0) const {
+    if (g == tg.loaded[static_cast<size_t>(s)]) return;
+    if (!packed_scale) operand_row(scale, g, j0, tg.scale_row(s));
+    if (present(offset)) operand_row(offset, g, j0, tg.offset_row(s));
+    tg.loaded[static_cast<size_t>(s)] = g;
+  }
+
+  // Tiles [0, count) of a group, all INT4 decoded straight from their bytes, over panel rows [k0, k0 + rows)
+  // with x's rows widened in xs (row stride kPanelRows): accumulate_int4 on kSegmentRows rows of each tile
+  // in turn, cut where the scale group changes, while an ND weight's rows are prefetched ahead.
+  void accumulate_direct(TileGroup &tg, int64_t k0, int64_t rows, int64_t x_rows, int64_t j_first, int64_t count,
+                         const float *xs) const {
+    const kernels::MatmulKernels &mk = *isa->matmul;
+    const int64_t row_bytes = weight.nz ? kPanelCols / 2 : n / 2;
+    // One tile has nothing to interleave.
+    const int64_t segment = count == 1 ? rows : kSegmentRows;
+    for (int64_t a = k0; a < k0 + rows; a += segment) {
+      const int64_t b = std::min(k0 + rows, a + segment);
+      for (int64_t r = a; r < b; ++r) prefetch_nd_row(r + kPrefetchRows, j_first, count);
+      for (int64_t s = 0; s < count; ++s) {
+        const int64_t j0 = j_first + s * kPanelCols;
+        for (int64_t r0 = a; r0 < b;) {
+          const int64_t g = group_rows > 0 ? r0 / group_rows : 0;
+          const int64_t r1 = group_rows > 0 ? std::min(b, (g + 1) * group_rows) : b;
+          load_group(tg, s, g, j0);
+          mk.accumulate_int4(int4_row(r0, j0), row_bytes, r1 - r0, present(offset) ? tg.offset_row(s) : nullptr,
+                             packed_scale ? nullptr : tg.scale_row(s), rounding, xs + (r0 - k0), kPanelRows, x_rows,
+                             tg.tile(s));
+          r0 = r1;
+        }
+      }
+    }
+  }
+
   // `count` neighbouring tiles: rows [i0, i1), columns [j0, j0 + 64 * count). They walk k together, a
   // panel of rows at a time, so an ND weight's rows are read a few cache lines at a time instead of half a
   // line per tile, and the x panel is widened once for all of them when it is one row block.
   void run_tiles(int64_t i0, int64_t i1, int64_t j_first, int64_t count) const {
     thread_local std::vector<int8_t> q;
-    thread_local std::vector<float> panel, xs, acc, params;
+    thread_local std::vector<float> panel, xs;
+    thread_local TileGroup tg;
     q.resize(kPanelRows * kPanelCols);
     panel.resize(kPanelRows * kPanelCols);
     xs.resize(kRowBlock * kPanelRows);
-    const int64_t tile_acc = (i1 - i0) * kPanelCols;
-    acc.assign(static_cast<size_t>(count * tile_acc), 0.0f);
-    params.resize(static_cast<size_t>(count * 2 * kPanelCols));  // each tile's scale row, then offset row
-    std::vector<int64_t> loaded_group(static_cast<size_t>(count), -1);
+    tg.tile_acc = (i1 - i0) * kPanelCols;
+    tg.acc.assign(static_cast<size_t>(count * tg.tile_acc), 0.0f);
+    tg.params.resize(static_cast<size_t>(count * 2 * kPanelCols));
+    tg.loaded.assign(static_cast<size_t>(count), -1);
     const bool has_offset = present(offset);
     const bool one_block = i1 - i0 <= kRowBlock;
+    // INT4 tiles of 64 real columns are decoded straight from their packed bytes (an ND row's 32 bytes, or
+    // an NZ block row); the rest (a partial last ND tile, INT8, transposed) via an int8 panel. With one
+    // block of x rows the direct ones take accumulate_int4.
+    const auto direct = [&](int64_t j0) { return weight.int4 && !transposed && (weight.nz || j0 + kPanelCols <= n); };
+    int64_t fused = 0;
+    while (one_block && fused < count && direct(j_first + fused * kPanelCols)) ++fused;
     const kernels::MatmulKernels &mk = *isa->matmul;
     for (int64_t k0 = 0; k0 < k; k0 += kPanelRows) {
       const int64_t rows = std::min(kPanelRows, k - k0);
       if (one_block) widen_x(i0, i1 - i0, k0, rows, xs.data());
-      for (int64_t s = 0; s < count; ++s) {
+      if (fused > 0) accumulate_direct(tg, k0, rows, i1 - i0, j_first, fused, xs.data());
+      for (int64_t s = fused; s < count; ++s) {
         const int64_t j0 = j_first + s * kPanelCols;
-        float *scale_row = params.data() + s * 2 * kPanelCols;
-        float *offset_row = scale_row + kPanelCols;
-        // INT4 tiles of 64 real columns are decoded straight from their packed bytes (an ND row's 32
-        // bytes, or an NZ block row); the rest (a partial last ND tile, INT8, transposed) via an int8 panel.
-        const bool direct = weight.int4 && !transposed && (weight.nz || j0 + kPanelCols <= n);
-        if (!direct) decode_panel(k0, rows, j0, q.data());
+        const bool from_bytes = direct(j0);
+        if (!from_bytes) decode_panel(k0, rows, j0, q.data());
         for (int64_t r = 0; r < rows; ++r) {
           if (s == 0) prefetch_nd_row(k0 + r + kPrefetchRows, j_first, count);
-          const int64_t g = group_rows > 0 ? (k0 + r) / group_rows : 0;
-          if (g != loaded_group[static_cast<size_t>(s)]) {
-            if (!packed_scale) operand_row(scale, g, j0, scale_row);
-            if (has_offset) operand_row(offset, g, j0, offset_row);
-            loaded_group[static_cast<size_t>(s)] = g;
-          }
+          load_group(tg, s, group_rows > 0 ? (k0 + r) / group_rows : 0, j0);
           float *out = panel.data() + r * kPanelCols;
-          const float *o = has_offset ? offset_row : nullptr;
-          const float *sc = packed_scale ? nullptr : scale_row;
-          if (direct) {
+          const float *o = has_offset ? tg.offset_row(s) : nullptr;
+          const float *sc = packed_scale ? nullptr : tg.scale_row(s);
+          if (from_bytes) {
             mk.dequant_int4_row(int4_row(k0 + r, j0), o, sc, rounding, out);
           } else {
             mk.dequant_row(q.data() + r * kPanelCols, o, sc, rounding, out);
           }
         }
-        float *tile = acc.data() + s * tile_acc;
         for (int64_t ib = i0; ib < i1; ib += kRowBlock) {
           const int64_t block = std::min(kRowBlock, i1 - ib);
           if (!one_block) widen_x(ib, block, k0, rows, xs.data());
-          mk.accumulate(xs.data(), kPanelRows, block, panel.data(), rows, tile + (ib - i0) * kPanelCols);
+          mk.accumulate(xs.data(), kPanelRows, block, panel.data(), rows, tg.tile(s) + (ib - i0) * kPanelCols);
         }
       }
     }
-    for (int64_t s = 0; s < count; ++s) finish_tile(i0, i1, j_first + s * kPanelCols, acc.data() + s * tile_acc);
+    for (int64_t s = 0; s < count; ++s) finish_tile(i0, i1, j_first + s * kPanelCols, tg.tile(s));
   }
 };
 
@@ -523,7 +572,10 @@ Result weight_quant_matmul_with(const MatmulArgs &args, const Run &run) {
     // weight row, which the second then finds in the cache.
     // Decode-sized row chunks walk several tiles together (run_tiles); large ones one at a time, since
     // their accumulators fill the cache already.
-    const int64_t together = chunk_rows <= kRowBlock ? kTilesTogether : 1;
+    const int64_t acc_tiles = kGroupAccBytes / (chunk_rows * kPanelCols * static_cast<int64_t>(sizeof(float)));
+    const int64_t together = chunk_rows > kRowBlock ? 1
+                             : plan.weight.nz       ? kNzTilesTogether
+                                                    : std::max(kMinTilesTogether, acc_tiles);
     const bool dot = plan.transposed && plan.weight.int4 && chunk_rows <= kRowBlock;
     engine::run_parts(use, use, [&](int part) {
       const int64_t last = tiles * (part + 1) / use;

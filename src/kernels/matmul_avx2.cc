@@ -34,6 +34,22 @@ struct Avx2 {
     return _mm256_blendv_epi8(otherwise, if_nan, nan);
   }
   static V round_bf16(V v) { return _mm256_castsi256_ps(bf16_round_bits<I, Avx2>(_mm256_castps_si256(v))); }
+  // 64 int4 values (32 bytes, value 2i in the low nibble of byte i) as eight vectors of floats in column
+  // order: the nibbles spread to one signed byte each, then widened eight at a time.
+  static void int4_to_float(const uint8_t *bytes, V *out) {
+    const __m256i eight = _mm256_set1_epi8(8);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i words = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(bytes + 16 * h)));
+      const __m256i ordered = _mm256_or_si256(_mm256_and_si256(words, _mm256_set1_epi16(0x000F)),
+                                              _mm256_and_si256(_mm256_slli_epi16(words, 4), _mm256_set1_epi16(0x0F00)));
+      const __m256i q = _mm256_sub_epi8(_mm256_xor_si256(ordered, eight), eight);  // 0..15 to [-8, 7]
+      const __m128i low = _mm256_castsi256_si128(q), high = _mm256_extracti128_si256(q, 1);
+      out[4 * h] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(low));
+      out[4 * h + 1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(low, 8)));
+      out[4 * h + 2] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(high));
+      out[4 * h + 3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(high, 8)));
+    }
+  }
 };
 
 void dequant_row_avx2(const int8_t *q, const float *offset, const float *scale, Rounding r, float *out) {
@@ -50,8 +66,16 @@ void accumulate_avx2(const float *x, int64_t x_stride, int64_t rows, const float
 
 void multiply_add_avx2(const float *x, const float *w, float *acc) { multiply_add_x86<Avx2>(x, w, acc); }
 
+// One row of x keeps 8 accumulators, the row's 8 decoded vectors and the 16 of scale and offset in the 16
+// registers only just: more rows go through a decoded panel.
+void accumulate_int4_avx2(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
+                          Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc) {
+  accumulate_int4_x86<Avx2, 1, 1>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
+}
+
 }  // namespace
 
-const MatmulKernels matmul_avx2{dequant_row_avx2, dequant_int4_row_avx2, accumulate_avx2, multiply_add_avx2};
+const MatmulKernels matmul_avx2{dequant_row_avx2, dequant_int4_row_avx2, accumulate_avx2, multiply_add_avx2,
+                                accumulate_int4_avx2};
 
 }  // namespace int4pack::kernels

@@ -5,7 +5,9 @@
 // AVX-512 steps.
 #include <immintrin.h>
 
+#include "kernels/matmul_avx512_ops.h"
 #include "kernels/matmul_kernels.h"
+#include "kernels/matmul_x86.h"
 
 namespace int4pack::kernels {
 namespace {
@@ -46,9 +48,56 @@ void dequant_int4_row_fp16(const uint8_t *bytes, const float *offset, const floa
   }
 }
 
+// The rows of an INT4 tile that share a scale row (matmul_x86.h's decoder interface), in half precision:
+// each nibble is looked up as the half of its signed value, the bytes' low and high nibbles are
+// interleaved into column order, and the antiquantized halves are widened to floats for the FMAs.
+template <bool kOffset>
+struct HalfInt4RowDecoder {
+  __m512h offset[2], scale[2];
+  HalfInt4RowDecoder(const float *o, const float *s) {
+    for (int h = 0; h < 2; ++h) {
+      if constexpr (kOffset) offset[h] = halves(o + 32 * h);
+      scale[h] = halves(s + 32 * h);
+    }
+  }
+  void decode(const uint8_t *bytes, __m512 *w) const {
+    const __m512i words = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(bytes)));
+    // Nibble v to the half of v - 16 * (v >= 8); entries 16..31 are never indexed.
+    // As signed 16-bit words: -17408 is 0xBC00 (-1.0), ..., -14336 is 0xC800 (-8.0).
+    const __m512i values =
+        _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -17408, -16384, -15872, -15360, -15104, -14848,
+                         -14592, -14336, 0x4700, 0x4600, 0x4500, 0x4400, 0x4200, 0x4000, 0x3C00, 0);
+    const __m512i lo = _mm512_permutexvar_epi16(_mm512_and_si512(words, _mm512_set1_epi16(0xF)), values);
+    const __m512i hi = _mm512_permutexvar_epi16(_mm512_srli_epi16(words, 4), values);
+    const __m512i first = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6,
+                                           37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+    const __m512i second = _mm512_add_epi16(first, _mm512_set1_epi16(16));
+    for (int h = 0; h < 2; ++h) {
+      __m512h v = _mm512_castsi512_ph(_mm512_permutex2var_epi16(lo, h == 0 ? first : second, hi));
+      if constexpr (kOffset) v = _mm512_add_ph(v, offset[h]);
+      const __m512i bits = _mm512_castph_si512(_mm512_mul_ph(v, scale[h]));
+      w[2 * h] = _mm512_cvtph_ps(_mm512_castsi512_si256(bits));
+      w[2 * h + 1] = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(bits, 1));
+    }
+  }
+};
+
+void accumulate_int4_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
+                          Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc) {
+  if (r != Rounding::kHalf || scale == nullptr) {
+    matmul_avx512.accumulate_int4(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
+  } else if (offset != nullptr) {
+    accumulate_int4_decoded<Avx512, 4, 4>(HalfInt4RowDecoder<true>(offset, scale), bytes, row_bytes, kp, x, x_stride,
+                                          rows, acc);
+  } else {
+    accumulate_int4_decoded<Avx512, 4, 4>(HalfInt4RowDecoder<false>(offset, scale), bytes, row_bytes, kp, x, x_stride,
+                                          rows, acc);
+  }
+}
+
 }  // namespace
 
 const MatmulKernels matmul_avx512fp16 = {matmul_avx512.dequant_row, dequant_int4_row_fp16, matmul_avx512.accumulate,
-                                         matmul_avx512.multiply_add};
+                                         matmul_avx512.multiply_add, accumulate_int4_fp16};
 
 }  // namespace int4pack::kernels

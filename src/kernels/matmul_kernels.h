@@ -4,6 +4,8 @@
 //   dequant_int4_row  the same from the 32 packed bytes of 64 int4 values
 //   accumulate    acc += x * panel for a few rows of x, each product added in order of k
 //   multiply_add  64 lanes of partial dot products, for a transposed weight at decode
+//   accumulate_int4  dequant_int4_row and accumulate in one, for the rows of an INT4 tile that share a
+//                 scale row: at decode the antiquantized values never leave the registers
 // Every table computes every output bit for bit as the scalar one does: products of two half or bfloat16
 // values are exact in float32, so an FMA and the scalar `acc + x * w` round alike, and each acc element
 // sums over k in the same order.
@@ -17,6 +19,7 @@
 namespace int4pack::kernels {
 
 inline constexpr int64_t kPanelCols = 64;
+inline constexpr int64_t kMaxInt4Rows = 128;  // accumulate_int4's most rows of weight a call
 
 // r() of the golden steps: round a float32 to the activation type (and back), or not at all.
 enum class Rounding : int { kNone = 0, kHalf = 1, kBFloat16 = 2 };
@@ -35,7 +38,23 @@ struct MatmulKernels {
   void (*accumulate)(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc);
   // acc[c] += x[c] * w[c] for c < 64 (a transposed weight's rows are dot products along k).
   void (*multiply_add)(const float *x, const float *w, float *acc);
+  // acc[i][c] += x[i][t] * w[t][c] for i < rows, c < 64, t = 0 .. kp-1 in that order (kp <= kMaxInt4Rows),
+  // where w[t] is dequant_int4_row of the 32 bytes at bytes + t * row_bytes with this offset and scale row.
+  void (*accumulate_int4)(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
+                          Rounding rounding, const float *x, int64_t x_stride, int64_t rows, float *acc);
 };
+
+// accumulate_int4 as its definition reads, over a table's own two steps: the tables without a fused one.
+template <void (*kDequantInt4Row)(const uint8_t *, const float *, const float *, Rounding, float *),
+          void (*kAccumulate)(const float *, int64_t, int64_t, const float *, int64_t, float *)>
+void accumulate_int4_in_steps(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
+                              const float *scale, Rounding rounding, const float *x, int64_t x_stride, int64_t rows,
+                              float *acc) {
+  alignas(64) float panel[kMaxInt4Rows * kPanelCols];
+  for (int64_t t = 0; t < kp; ++t)
+    kDequantInt4Row(bytes + t * row_bytes, offset, scale, rounding, panel + t * kPanelCols);
+  kAccumulate(x, x_stride, rows, panel, kp, acc);
+}
 
 #define INT4PACK_ISA(name, arch, flags, requirement) INT4PACK_ON_##arch(extern const MatmulKernels matmul_##name;)
 #include "kernels/isa_list.inc"

@@ -1,6 +1,6 @@
 // The matmul steps both x86 kernel sets share, written once over a vector type: V holds kLanes floats
 // (__m256 for AVX2, __m512 for AVX-512), and the ISA file supplies its operations (the Ops struct).
-// Included by matmul_avx2.cc and matmul_avx512.cc alone.
+// Included by the x86 matmul kernel files alone.
 #ifndef INT4PACK_KERNELS_MATMUL_X86_H_
 #define INT4PACK_KERNELS_MATMUL_X86_H_
 
@@ -116,6 +116,106 @@ inline void multiply_add_x86(const float *x, const float *w, float *acc) {
   for (int64_t c = 0; c < kPanelCols; c += Ops::kLanes) {
     Ops::store(acc + c, Ops::fma(Ops::load(x + c), Ops::load(w + c), Ops::load(acc + c)));
   }
+}
+
+// The rows of an INT4 tile that share one scale and offset row, antiquantized in registers: the row's 64
+// values come from Ops::int4_to_float and take the golden steps of dequant_row_fixed.
+template <typename Ops, bool kOffset, Rounding kRounding>
+struct Int4RowDecoder {
+  using V = typename Ops::V;
+  static constexpr int kVectors = static_cast<int>(kPanelCols / Ops::kLanes);
+  V offset[kVectors], scale[kVectors];
+  Int4RowDecoder(const float *o, const float *s) {
+    for (int v = 0; v < kVectors; ++v) {
+      if constexpr (kOffset) offset[v] = Ops::load(o + v * Ops::kLanes);
+      scale[v] = Ops::load(s + v * Ops::kLanes);
+    }
+  }
+  void decode(const uint8_t *bytes, V *w) const {
+    Ops::int4_to_float(bytes, w);
+    for (int v = 0; v < kVectors; ++v) {
+      if constexpr (kOffset) w[v] = round_to<Ops>(Ops::add(w[v], offset[v]), kRounding);
+      w[v] = round_to<Ops>(Ops::mul(w[v], scale[v]), kRounding);
+    }
+  }
+};
+
+// kRows rows of x times kp decoded weight rows, the accumulators held in registers throughout.
+template <typename Ops, int kRows, typename Decoder>
+inline void accumulate_decoded_rows(const Decoder &d, const uint8_t *bytes, int64_t row_bytes, int64_t kp,
+                                    const float *x, int64_t x_stride, float *acc) {
+  using V = typename Ops::V;
+  constexpr int kVectors = static_cast<int>(kPanelCols / Ops::kLanes);
+  V a[kRows][kVectors];
+  for (int i = 0; i < kRows; ++i) {
+    for (int v = 0; v < kVectors; ++v) a[i][v] = Ops::load(acc + i * kPanelCols + v * Ops::kLanes);
+  }
+  for (int64_t t = 0; t < kp; ++t) {
+    V w[kVectors];
+    d.decode(bytes + t * row_bytes, w);
+    for (int i = 0; i < kRows; ++i) {
+      const V xv = Ops::set1(x[i * x_stride + t]);
+      for (int v = 0; v < kVectors; ++v) a[i][v] = Ops::fma(xv, w[v], a[i][v]);
+    }
+  }
+  for (int i = 0; i < kRows; ++i) {
+    for (int v = 0; v < kVectors; ++v) Ops::store(acc + i * kPanelCols + v * Ops::kLanes, a[i][v]);
+  }
+}
+
+template <typename Ops, int kRows, typename Decoder>
+inline void accumulate_decoded_upto(const Decoder &d, const uint8_t *bytes, int64_t row_bytes, int64_t kp,
+                                    const float *x, int64_t x_stride, int64_t rows, float *acc) {
+  if (rows == kRows) return accumulate_decoded_rows<Ops, kRows>(d, bytes, row_bytes, kp, x, x_stride, acc);
+  if constexpr (kRows > 1) accumulate_decoded_upto<Ops, kRows - 1>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
+}
+
+// accumulate_int4 over a decoder: up to kFusedRows rows of x straight from the decoded registers; more
+// rows from a panel decoded once, kAccRows rows of x at a time.
+template <typename Ops, int kFusedRows, int kAccRows, typename Decoder>
+inline void accumulate_int4_decoded(const Decoder &d, const uint8_t *bytes, int64_t row_bytes, int64_t kp,
+                                    const float *x, int64_t x_stride, int64_t rows, float *acc) {
+  if (rows <= kFusedRows)
+    return accumulate_decoded_upto<Ops, kFusedRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
+  using V = typename Ops::V;
+  constexpr int kVectors = static_cast<int>(kPanelCols / Ops::kLanes);
+  alignas(64) float panel[kMaxInt4Rows * kPanelCols];
+  for (int64_t t = 0; t < kp; ++t) {
+    V w[kVectors];
+    d.decode(bytes + t * row_bytes, w);
+    for (int v = 0; v < kVectors; ++v) Ops::store(panel + t * kPanelCols + v * Ops::kLanes, w[v]);
+  }
+  accumulate_x86<Ops, kAccRows>(x, x_stride, rows, panel, kp, acc);
+}
+
+template <typename Ops, int kFusedRows, int kAccRows, bool kOffset>
+inline void accumulate_int4_rounded(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
+                                    const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
+                                    float *acc) {
+  if (r == Rounding::kHalf) {
+    const Int4RowDecoder<Ops, kOffset, Rounding::kHalf> d(offset, scale);
+    return accumulate_int4_decoded<Ops, kFusedRows, kAccRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
+  }
+  const Int4RowDecoder<Ops, kOffset, Rounding::kBFloat16> d(offset, scale);
+  accumulate_int4_decoded<Ops, kFusedRows, kAccRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
+}
+
+template <typename Ops, int kFusedRows, int kAccRows>
+inline void accumulate_int4_x86(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
+                                const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
+                                float *acc) {
+  if (scale == nullptr || r == Rounding::kNone) {  // the packed-scale mode: rare, through a panel
+    alignas(64) float panel[kMaxInt4Rows * kPanelCols];
+    for (int64_t t = 0; t < kp; ++t)
+      dequant_int4_row_x86<Ops>(bytes + t * row_bytes, offset, scale, r, panel + t * kPanelCols);
+    return accumulate_x86<Ops, kAccRows>(x, x_stride, rows, panel, kp, acc);
+  }
+  if (offset != nullptr) {
+    return accumulate_int4_rounded<Ops, kFusedRows, kAccRows, true>(bytes, row_bytes, kp, offset, scale, r, x, x_stride,
+                                                                    rows, acc);
+  }
+  accumulate_int4_rounded<Ops, kFusedRows, kAccRows, false>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows,
+                                                            acc);
 }
 
 // float -> bfloat16 -> float, to nearest even, over 32-bit lanes of integers (NaN kept, quietened).

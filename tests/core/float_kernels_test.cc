@@ -176,6 +176,54 @@ TEST_P(FloatKernels, AccumulateMatchesScalar) {
   }
 }
 
+// The fused INT4 step against the scalar one (dequant_int4_row, then accumulate): every row count the
+// fused paths and the panel path take, weight rows apart as in ND and NZ, every offset/scale/rounding
+// mode, special scales included.
+TEST_P(FloatKernels, AccumulateInt4MatchesScalar) {
+  std::mt19937 gen(12);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f), scales(1e-4f, 0.1f), offsets(-9.0f, 9.0f);
+  const std::vector<float> specials = interesting_floats(0);
+  int round = 0;
+  for (int64_t rows : {1, 2, 3, 4, 5, 8, 17, 32}) {
+    for (int64_t kp : {1, 15, 16, 17, 64, 127, 128}) {
+      for (int64_t row_bytes : {int64_t{32}, int64_t{96 + 32}}) {
+        ++round;
+        for (auto rounding : {kernels::Rounding::kHalf, kernels::Rounding::kBFloat16, kernels::Rounding::kNone}) {
+          const auto as_type = [rounding](float v) {
+            return rounding == kernels::Rounding::kBFloat16 ? round_to_bfloat16(v) : round_to_half(v);
+          };
+          std::vector<uint8_t> bytes(static_cast<size_t>(kp * row_bytes));
+          for (uint8_t &b : bytes) b = static_cast<uint8_t>(gen());
+          float offset[kernels::kPanelCols], scale[kernels::kPanelCols];
+          for (int64_t c = 0; c < kernels::kPanelCols; ++c) {
+            scale[c] = as_type(round % 5 == 4 && c % 7 == 0 ? specials[gen() % specials.size()] : scales(gen));
+            offset[c] = as_type(std::round(offsets(gen)) + (c % 3 == 0 ? 0.5f : 0.0f));
+          }
+          const int64_t x_stride = kp + 5;
+          std::vector<float> x(static_cast<size_t>(rows * x_stride));
+          for (float &v : x) v = as_type(unit(gen));
+          for (int mode = 0; mode < 4; ++mode) {
+            const float *o = (mode & 1) ? offset : nullptr;
+            const float *sc = (mode & 2) ? scale : nullptr;
+            std::vector<float> got(static_cast<size_t>(rows * kernels::kPanelCols));
+            for (float &v : got) v = unit(gen);
+            std::vector<float> want = got;
+            isa_->matmul->accumulate_int4(bytes.data(), row_bytes, kp, o, sc, rounding, x.data(), x_stride, rows,
+                                          got.data());
+            scalar_isa().matmul->accumulate_int4(bytes.data(), row_bytes, kp, o, sc, rounding, x.data(), x_stride, rows,
+                                                 want.data());
+            for (size_t i = 0; i < got.size(); ++i) {
+              ASSERT_EQ(float_bits(got[i]), float_bits(want[i]))
+                  << rows << " rows, kp " << kp << ", row bytes " << row_bytes << ", rounding "
+                  << static_cast<int>(rounding) << ", mode " << mode << ", element " << i;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryIsa, FloatKernels, ::testing::ValuesIn(compiled_isa_names()),
                          [](const ::testing::TestParamInfo<std::string> &info) { return info.param; });
 

@@ -1,0 +1,56 @@
+// The AVX-512 vector operations of the matmul steps (matmul_x86.h's Ops), shared by the AVX-512 and the
+// AVX-512 FP16 tables. Included by their kernel files alone, which are built with the flags it needs.
+#ifndef INT4PACK_KERNELS_MATMUL_AVX512_OPS_H_
+#define INT4PACK_KERNELS_MATMUL_AVX512_OPS_H_
+
+#include <immintrin.h>
+
+#include "kernels/matmul_x86.h"
+
+namespace int4pack::kernels {
+namespace {
+
+struct Avx512 {
+  using V = __m512;
+  using I = __m512i;
+  static constexpr int64_t kLanes = 16;
+  static V load(const float *p) { return _mm512_loadu_ps(p); }
+  static void store(float *p, V v) { _mm512_storeu_ps(p, v); }
+  static V set1(float f) { return _mm512_set1_ps(f); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V from_int8(const int8_t *q) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(q))));
+  }
+  static V round_half(V v) {
+    return _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  static I iset1(int v) { return _mm512_set1_epi32(v); }
+  static I iand(I a, I b) { return _mm512_and_si512(a, b); }
+  static I ior(I a, I b) { return _mm512_or_si512(a, b); }
+  static I iadd(I a, I b) { return _mm512_add_epi32(a, b); }
+  static I isrl16(I a) { return _mm512_srli_epi32(a, 16); }
+  static I iselect_nan(I bits, I if_nan, I otherwise) {
+    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(bits, iset1(0x7FFFFFFF)), iset1(0x7F800000));
+    return _mm512_mask_blend_epi32(nan, otherwise, if_nan);
+  }
+  static V round_bf16(V v) { return _mm512_castsi512_ps(bf16_round_bits<I, Avx512>(_mm512_castps_si512(v))); }
+  // 64 int4 values (32 bytes, value 2i in the low nibble of byte i) as four vectors of floats in column
+  // order: the nibbles are spread to one byte each in place, then each is looked up in a 16-float table.
+  static void int4_to_float(const uint8_t *bytes, V *out) {
+    const __m512i words = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(bytes)));
+    const __m512i ordered = _mm512_or_si512(_mm512_and_si512(words, _mm512_set1_epi16(0x000F)),
+                                            _mm512_and_si512(_mm512_slli_epi16(words, 4), _mm512_set1_epi16(0x0F00)));
+    const __m512 values = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
+    out[0] = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm512_castsi512_si128(ordered)), values);
+    out[1] = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(ordered, 1)), values);
+    out[2] = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(ordered, 2)), values);
+    out[3] = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(ordered, 3)), values);
+  }
+};
+
+}  // namespace
+}  // namespace int4pack::kernels
+
+#endif  // INT4PACK_KERNELS_MATMUL_AVX512_OPS_H_
