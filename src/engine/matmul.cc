@@ -251,72 +251,118 @@ struct Plan {
     }
   }
 
+  // The scales and offsets of output column j for the 64 values of k from i (per value, since a piece may
+  // straddle groups) into scale_chunk / offset_chunk, unless *loaded says they are there already.
+  void transposed_chunk_params(int64_t j, int64_t i, float *scale_chunk, float *offset_chunk, int64_t *loaded) const {
+    const auto group_of = [&](int64_t t) { return group_rows > 0 ? std::min(k - 1, i + t) / group_rows : 0; };
+    const int64_t g_first = group_of(0), g_last = group_of(kPanelCols - 1);
+    if (g_first == g_last && *loaded == g_first) return;
+    for (int64_t t = 0; t < kPanelCols; ++t) {
+      const int64_t g = group_of(t);
+      if (t > 0 && g == group_of(t - 1)) {
+        scale_chunk[t] = scale_chunk[t - 1];
+        offset_chunk[t] = offset_chunk[t - 1];
+        continue;
+      }
+      if (!packed_scale) scale_chunk[t] = operand(scale, g, scale.cols == 1 ? 0 : j);
+      if (present(offset)) offset_chunk[t] = operand(offset, g, offset.cols == 1 ? 0 : j);
+    }
+    *loaded = g_first == g_last ? g_first : -2;
+  }
+
   // Decode with a transposed INT4 weight (CANN's per-channel FRACTAL_NZ path): column j of W is row j of
   // the stored (n, k) matrix, so each y[i][j] is a dot product along k, taken as 64 lanes of partial sums
   // over the stored row's 64-value pieces and added up in lane order at the end (a fixed order: the same
   // result for every thread count). The tile's 64 stored rows walk k together: one piece of each at a
-  // time, which for FRACTAL_NZ is 2 KiB of consecutive blocks.
-  void run_transposed_tile(int64_t i0, int64_t i1, int64_t j0) const {
-    const int64_t live = std::min<int64_t>(kPanelCols, n - j0), rows = i1 - i0;
+  // time, which for FRACTAL_NZ is 2 KiB of consecutive blocks. A whole piece within one group has one
+  // scale and offset per column, so its values are looked up in the column's table of the 16 antiquantized
+  // nibbles (multiply_add_int4, its lanes in nibble order, x's too); the others are antiquantized value by
+  // value. Either way each lane sums its terms in order of k, and the lanes add up in one fixed order.
+  void run_transposed_tiles(int64_t i0, int64_t i1, int64_t j_first, int64_t count) const {
+    const int64_t rows = i1 - i0;
     const int64_t chunks = (k + kPanelCols - 1) / kPanelCols, padded = chunks * kPanelCols;
-    thread_local std::vector<float> xs, lanes, params, sums;
-    thread_local std::vector<int64_t> loaded;
+    thread_local std::vector<float> xs, x_nibble_order;
     xs.assign(static_cast<size_t>(rows * padded), 0.0f);
+    x_nibble_order.resize(xs.size());
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t k0 = 0; k0 < k; k0 += kPanelRows) {
         widen_x(i0 + r, 1, k0, std::min(kPanelRows, k - k0), xs.data() + r * padded + k0);
       }
+      for (int64_t i = 0; i < padded; i += kPanelCols) {
+        const float *from = xs.data() + r * padded + i;
+        float *to = x_nibble_order.data() + r * padded + i;
+        for (int64_t p = 0; p < kPanelCols; ++p) to[p] = from[kernels::nibble_order_value(p)];
+      }
     }
+    for (int64_t s = 0; s < count; ++s) run_transposed_tile(i0, i1, j_first + s * kPanelCols, xs, x_nibble_order);
+  }
+
+  // One tile of run_transposed_tiles: x's rows widened (xs, row stride the padded k) and in nibble order.
+  void run_transposed_tile(int64_t i0, int64_t i1, int64_t j0, const std::vector<float> &xs,
+                           const std::vector<float> &x_nibble_order) const {
+    const int64_t live = std::min<int64_t>(kPanelCols, n - j0), rows = i1 - i0;
+    const int64_t chunks = (k + kPanelCols - 1) / kPanelCols, padded = chunks * kPanelCols;
+    thread_local std::vector<float> lanes, params, sums, tables;
+    thread_local std::vector<int64_t> loaded;
     const int64_t lane_block = kPanelCols * kPanelCols;  // one x row's lanes for the tile's 64 outputs
     lanes.assign(static_cast<size_t>(rows * lane_block), 0.0f);
     params.resize(static_cast<size_t>(live * 2 * kPanelCols));  // per output: a chunk's scales, then offsets
+    tables.resize(static_cast<size_t>(live * 16));
     loaded.assign(static_cast<size_t>(live), -1);
+    int64_t tables_group = -1;  // the group the tables hold (the same for the tile's columns)
     const kernels::MatmulKernels &mk = *isa->matmul;
     const bool has_offset = present(offset);
-    float w[kPanelCols];
-    alignas(64) uint8_t tail[kPanelCols / 2];
+    const int64_t row_bytes = weight.nz ? kPanelCols / 2 : k / 2;
+    alignas(64) float w[kPanelCols];
+    alignas(64) uint8_t tail[kPanelCols / 2], nibbles[kPanelCols / 2];
+    for (int64_t b = 0; b < kPanelCols / 2; ++b)
+      nibbles[b] = static_cast<uint8_t>(((2 * b + 1) % 16) << 4 | (2 * b) % 16);
     for (int64_t q = 0; q < chunks; ++q) {
       const int64_t i = q * kPanelCols;
-      const int64_t g_first = group_rows > 0 ? i / group_rows : 0;
-      const int64_t g_last = group_rows > 0 ? std::min(k - 1, i + kPanelCols - 1) / group_rows : 0;
-      for (int64_t c = 0; c < live; ++c) {
-        const int64_t j = j0 + c;
+      const bool by_table =
+          i + kPanelCols <= k && (group_rows == 0 || i / group_rows == (i + kPanelCols - 1) / group_rows);
+      const int64_t g = group_rows > 0 ? i / group_rows : 0;
+      for (int64_t c = 0; c < live && !(by_table && tables_group == g); ++c) {
         float *scale_chunk = params.data() + c * 2 * kPanelCols;
         float *offset_chunk = scale_chunk + kPanelCols;
-        if (g_first != g_last || loaded[static_cast<size_t>(c)] != g_first) {
-          for (int64_t t = 0; t < kPanelCols; ++t) {
-            const int64_t g = group_rows > 0 ? std::min(k - 1, i + t) / group_rows : 0;
-            if (t > 0 && g == (group_rows > 0 ? std::min(k - 1, i + t - 1) / group_rows : 0)) {
-              scale_chunk[t] = scale_chunk[t - 1];
-              offset_chunk[t] = offset_chunk[t - 1];
-              continue;
-            }
-            if (!packed_scale) scale_chunk[t] = operand(scale, g, scale.cols == 1 ? 0 : j);
-            if (has_offset) offset_chunk[t] = operand(offset, g, offset.cols == 1 ? 0 : j);
-          }
-          loaded[static_cast<size_t>(c)] = g_first == g_last ? g_first : -2;
+        transposed_chunk_params(j0 + c, i, scale_chunk, offset_chunk, &loaded[static_cast<size_t>(c)]);
+        const float *o = has_offset ? offset_chunk : nullptr;
+        const float *sc = packed_scale ? nullptr : scale_chunk;
+        if (by_table) {  // the 16 nibbles' values, through the same step as any row's
+          mk.dequant_int4_row(nibbles, o, sc, rounding, w);
+          std::copy(w, w + 16, tables.data() + c * 16);
+          continue;
         }
-        const uint8_t *bytes = transposed_int4_chunk(j, i);
+        const uint8_t *bytes = transposed_int4_chunk(j0 + c, i);
         if (i + kPanelCols > k && !weight.nz) {  // an ND row's last piece: the next row follows it
           std::memset(tail, 0, sizeof tail);
           std::memcpy(tail, bytes, static_cast<size_t>((k - i) / 2));
           bytes = tail;
         }
-        mk.dequant_int4_row(bytes, has_offset ? offset_chunk : nullptr, packed_scale ? nullptr : scale_chunk, rounding,
-                            w);
+        mk.dequant_int4_row(bytes, o, sc, rounding, w);
         for (int64_t t = k - i; t < kPanelCols; ++t) w[t] = 0.0f;  // past k: no weight
         for (int64_t r = 0; r < rows; ++r) {
           mk.multiply_add(xs.data() + r * padded + i, w, lanes.data() + r * lane_block + c * kPanelCols);
         }
       }
+      if (by_table) tables_group = g;
+      if (weight.nz && i + kPanelCols < k) {  // the next piece's blocks lie far away: ask for them now
+        const uint8_t *next = transposed_int4_chunk(j0, i + kPanelCols);
+        for (int64_t b = 0; b < live * (kPanelCols / 2); b += 64) __builtin_prefetch(next + b);
+      }
+      if (by_table) {
+        mk.multiply_add_int4(transposed_int4_chunk(j0, i), row_bytes, live, tables.data(), x_nibble_order.data() + i,
+                             padded, rows, lanes.data());
+      }
     }
     sums.assign(static_cast<size_t>(rows * kPanelCols), 0.0f);
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t c = 0; c < live; ++c) {
-        const float *l = lanes.data() + r * lane_block + c * kPanelCols;
-        float total = 0.0f;
-        for (int64_t t = 0; t < kPanelCols; ++t) total += l[t];
-        sums[static_cast<size_t>(r * kPanelCols + c)] = total;
+        float *l = lanes.data() + r * lane_block + c * kPanelCols;
+        for (int64_t half = kPanelCols / 2; half > 0; half /= 2) {  // pairwise: a short chain, a fixed order
+          for (int64_t t = 0; t < half; ++t) l[t] += l[t + half];
+        }
+        sums[static_cast<size_t>(r * kPanelCols + c)] = l[0];
       }
     }
     finish_tile(i0, i1, j0, sums.data());
@@ -573,10 +619,12 @@ Result weight_quant_matmul_with(const MatmulArgs &args, const Run &run) {
     // Decode-sized row chunks walk several tiles together (run_tiles); large ones one at a time, since
     // their accumulators fill the cache already.
     const int64_t acc_tiles = kGroupAccBytes / (chunk_rows * kPanelCols * static_cast<int64_t>(sizeof(float)));
-    const int64_t together = chunk_rows > kRowBlock ? 1
-                             : plan.weight.nz       ? kNzTilesTogether
-                                                    : std::max(kMinTilesTogether, acc_tiles);
     const bool dot = plan.transposed && plan.weight.int4 && chunk_rows <= kRowBlock;
+    // A transposed weight's tiles share x's widened rows: a thread's whole run at once.
+    const int64_t together = dot                      ? tiles
+                             : chunk_rows > kRowBlock ? 1
+                             : plan.weight.nz         ? kNzTilesTogether
+                                                      : std::max(kMinTilesTogether, acc_tiles);
     engine::run_parts(use, use, [&](int part) {
       const int64_t last = tiles * (part + 1) / use;
       for (int64_t t = tiles * part / use; t < last;) {
@@ -585,7 +633,7 @@ Result weight_quant_matmul_with(const MatmulArgs &args, const Run &run) {
         const int64_t i0 = chunk * chunk_rows;
         const int64_t i1 = std::min(plan.m, i0 + chunk_rows);
         if (i0 < i1 && dot) {
-          for (int64_t c = 0; c < count; ++c) plan.run_transposed_tile(i0, i1, (first_col + c) * kPanelCols);
+          plan.run_transposed_tiles(i0, i1, first_col * kPanelCols, count);
         } else if (i0 < i1) {
           plan.run_tiles(i0, i1, first_col * kPanelCols, count);
         }

@@ -50,6 +50,24 @@ struct Avx2 {
       out[4 * h + 3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(high, 8)));
     }
   }
+  // The 64 nibbles each replaced by table[nibble], in nibble order: two 8-entry lookups, the nibble's bit 3
+  // choosing (VPERMPS reads an index's low 3 bits).
+  static void int4_lookup(const uint8_t *bytes, const float *table, V *out) {
+    const V low_half = _mm256_loadu_ps(table), high_half = _mm256_loadu_ps(table + 8);
+    for (int h = 0; h < 2; ++h) {
+      for (int s = 0; s < 2; ++s) {
+        for (int e = 0; e < 2; ++e) {
+          const __m256i bytes8 =
+              _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(bytes + 16 * h + 8 * e)));
+          const __m256i index = s == 0 ? bytes8 : _mm256_srli_epi32(bytes8, 4);
+          const V from_low = _mm256_permutevar8x32_ps(low_half, index);
+          const V from_high = _mm256_permutevar8x32_ps(high_half, index);
+          out[4 * h + 2 * s + e] =
+              _mm256_blendv_ps(from_low, from_high, _mm256_castsi256_ps(_mm256_slli_epi32(index, 28)));
+        }
+      }
+    }
+  }
 };
 
 void dequant_row_avx2(const int8_t *q, const float *offset, const float *scale, Rounding r, float *out) {
@@ -75,7 +93,7 @@ void accumulate_int4_avx2(const uint8_t *bytes, int64_t row_bytes, int64_t kp, c
 
 }  // namespace
 
-const MatmulKernels matmul_avx2{dequant_row_avx2, dequant_int4_row_avx2, accumulate_avx2, multiply_add_avx2,
-                                accumulate_int4_avx2};
+const MatmulKernels matmul_avx2{dequant_row_avx2,  dequant_int4_row_avx2, accumulate_avx2,
+                                multiply_add_avx2, accumulate_int4_avx2,  multiply_add_int4_x86<Avx2>};
 
 }  // namespace int4pack::kernels

@@ -39,10 +39,21 @@ struct Avx512 {
   // 64 int4 values (32 bytes, value 2i in the low nibble of byte i) as four vectors of floats in column
   // order: the nibbles are spread to one byte each in place, then each is looked up in a 16-float table.
   static void int4_to_float(const uint8_t *bytes, V *out) {
+    lookup(bytes, _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1), out);
+  }
+  // The 64 nibbles each replaced by table[nibble], in nibble order: VPERMPS reads an index's low 4 bits.
+  static void int4_lookup(const uint8_t *bytes, const float *table, V *out) {
+    const __m512 values = _mm512_loadu_ps(table);
+    for (int h = 0; h < 2; ++h) {
+      const __m512i index = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(bytes + 16 * h)));
+      out[2 * h] = _mm512_permutexvar_ps(index, values);
+      out[2 * h + 1] = _mm512_permutexvar_ps(_mm512_srli_epi32(index, 4), values);
+    }
+  }
+  static void lookup(const uint8_t *bytes, __m512 values, V *out) {
     const __m512i words = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(bytes)));
     const __m512i ordered = _mm512_or_si512(_mm512_and_si512(words, _mm512_set1_epi16(0x000F)),
                                             _mm512_and_si512(_mm512_slli_epi16(words, 4), _mm512_set1_epi16(0x0F00)));
-    const __m512 values = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
     out[0] = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm512_castsi512_si128(ordered)), values);
     out[1] = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(ordered, 1)), values);
     out[2] = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(ordered, 2)), values);

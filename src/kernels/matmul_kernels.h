@@ -4,6 +4,7 @@
 //   dequant_int4_row  the same from the 32 packed bytes of 64 int4 values
 //   accumulate    acc += x * panel for a few rows of x, each product added in order of k
 //   multiply_add  64 lanes of partial dot products, for a transposed weight at decode
+//   multiply_add_int4  multiply_add over a transposed INT4 tile's 64 values of k, antiquantized by lookup
 //   accumulate_int4  dequant_int4_row and accumulate in one, for the rows of an INT4 tile that share a
 //                 scale row: at decode the antiquantized values never leave the registers
 // Every table computes every output bit for bit as the scalar one does: products of two half or bfloat16
@@ -42,7 +43,32 @@ struct MatmulKernels {
   // where w[t] is dequant_int4_row of the 32 bytes at bytes + t * row_bytes with this offset and scale row.
   void (*accumulate_int4)(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
                           Rounding rounding, const float *x, int64_t x_stride, int64_t rows, float *acc);
+  // For c < columns and i < rows: multiply_add(x + i * x_stride, w_c, lanes + (i * 64 + c) * 64), where w_c
+  // holds table[16 c + v] for the 64 nibbles v of the 32 bytes at bytes + c * row_bytes, in nibble order
+  // (kNibbleOrder): one scale and offset for all 64 values make each antiquantized value a function of its
+  // nibble, which the table holds, and a dot product may take its terms in any fixed order.
+  void (*multiply_add_int4)(const uint8_t *bytes, int64_t row_bytes, int64_t columns, const float *table,
+                            const float *x, int64_t x_stride, int64_t rows, float *lanes);
 };
+
+// Lane p of multiply_add_int4's w is value nibble_order_value(p) of the 64 (value 2i is byte i's low nibble):
+// each 16 bytes' low nibbles, then their high nibbles, as a vector of 16 lanes gets them.
+constexpr int64_t nibble_order_value(int64_t p) { return 32 * (p / 32) + 2 * (p % 16) + (p / 16) % 2; }
+
+// multiply_add_int4 as its definition reads, over a table's own multiply_add.
+template <void (*kMultiplyAdd)(const float *, const float *, float *)>
+void multiply_add_int4_in_steps(const uint8_t *bytes, int64_t row_bytes, int64_t columns, const float *table,
+                                const float *x, int64_t x_stride, int64_t rows, float *lanes) {
+  for (int64_t c = 0; c < columns; ++c) {
+    alignas(64) float w[kPanelCols];
+    const uint8_t *b = bytes + c * row_bytes;
+    for (int64_t p = 0; p < kPanelCols; ++p) {
+      const int64_t v = nibble_order_value(p);
+      w[p] = table[16 * c + ((b[v / 2] >> (4 * (v % 2))) & 0xF)];
+    }
+    for (int64_t r = 0; r < rows; ++r) kMultiplyAdd(x + r * x_stride, w, lanes + (r * kPanelCols + c) * kPanelCols);
+  }
+}
 
 // accumulate_int4 as its definition reads, over a table's own two steps: the tables without a fused one.
 template <void (*kDequantInt4Row)(const uint8_t *, const float *, const float *, Rounding, float *),

@@ -218,6 +218,26 @@ inline void accumulate_int4_x86(const uint8_t *bytes, int64_t row_bytes, int64_t
                                                             acc);
 }
 
+// multiply_add_int4: each column's 64 values looked up in its 16-entry table (Ops::int4_lookup), then
+// multiplied into its lanes for every row of x.
+template <typename Ops>
+inline void multiply_add_int4_x86(const uint8_t *bytes, int64_t row_bytes, int64_t columns, const float *table,
+                                  const float *x, int64_t x_stride, int64_t rows, float *lanes) {
+  using V = typename Ops::V;
+  constexpr int kVectors = static_cast<int>(kPanelCols / Ops::kLanes);
+  for (int64_t c = 0; c < columns; ++c) {
+    V w[kVectors];
+    Ops::int4_lookup(bytes + c * row_bytes, table + 16 * c, w);
+    for (int64_t r = 0; r < rows; ++r) {
+      float *l = lanes + (r * kPanelCols + c) * kPanelCols;
+      for (int v = 0; v < kVectors; ++v) {
+        Ops::store(l + v * Ops::kLanes,
+                   Ops::fma(Ops::load(x + r * x_stride + v * Ops::kLanes), w[v], Ops::load(l + v * Ops::kLanes)));
+      }
+    }
+  }
+}
+
 // float -> bfloat16 -> float, to nearest even, over 32-bit lanes of integers (NaN kept, quietened).
 template <typename I, typename Ops>
 inline I bf16_round_bits(I bits) {

@@ -224,6 +224,40 @@ TEST_P(FloatKernels, AccumulateInt4MatchesScalar) {
   }
 }
 
+// The table step of a transposed INT4 tile against the scalar one: every nibble through each column's
+// table (special values included), columns apart as in ND and NZ, several rows of x.
+TEST_P(FloatKernels, MultiplyAddInt4MatchesScalar) {
+  std::mt19937 gen(15);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  const std::vector<float> specials = interesting_floats(0);
+  for (int64_t columns : {1, 2, 17, 64}) {
+    for (int64_t row_bytes : {int64_t{32}, int64_t{40}}) {
+      for (int64_t rows : {1, 2, 5}) {
+        std::vector<uint8_t> bytes(static_cast<size_t>(columns * row_bytes));
+        for (uint8_t &b : bytes) b = static_cast<uint8_t>(gen());
+        std::vector<float> table(static_cast<size_t>(columns * 16));
+        for (size_t i = 0; i < table.size(); ++i) {
+          table[i] = i % 13 == 5 ? specials[gen() % specials.size()] : round_to_half(unit(gen) * 4.0f);
+        }
+        const int64_t x_stride = kernels::kPanelCols + 7;
+        std::vector<float> x(static_cast<size_t>(rows * x_stride));
+        for (float &v : x) v = round_to_half(unit(gen));
+        std::vector<float> got(static_cast<size_t>(rows * kernels::kPanelCols * kernels::kPanelCols));
+        for (float &v : got) v = unit(gen);
+        std::vector<float> want = got;
+        isa_->matmul->multiply_add_int4(bytes.data(), row_bytes, columns, table.data(), x.data(), x_stride, rows,
+                                        got.data());
+        scalar_isa().matmul->multiply_add_int4(bytes.data(), row_bytes, columns, table.data(), x.data(), x_stride, rows,
+                                               want.data());
+        for (size_t i = 0; i < got.size(); ++i) {
+          ASSERT_EQ(float_bits(got[i]), float_bits(want[i]))
+              << columns << " columns, row bytes " << row_bytes << ", " << rows << " rows, lane " << i;
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryIsa, FloatKernels, ::testing::ValuesIn(compiled_isa_names()),
                          [](const ::testing::TestParamInfo<std::string> &info) { return info.param; });
 
