@@ -4,14 +4,21 @@
 //   plain_loop/m1              a plain one-thread dequantize-and-accumulate loop (-O3), m = 1
 //   sgemm/m<m>                 OpenBLAS sgemm on the float32 dequantized weight (prefill's alternative)
 //   wqbmm/<case>               the operator through the CANN API, all threads
+//   cold/...                   read_only and decode wqbmm with the weight rotated over copies that together
+//                              exceed twice the last-level cache: every call reads it from memory, as a
+//                              model's layers are at decode (the weight alone fits in a large L3)
 //   isa/<isa>/<case>           the engine with one ISA's kernels (every ISA against scalar)
 // FLOAT16 x unless the case says bf16; per-group 128 unless it says channel; no offset.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -79,7 +86,24 @@ struct Data {
   std::vector<uint16_t> x, scale, y;
   DeviceBytes weight;
   std::vector<float> dequantized, x_float;  // only for the sgemm baseline
+  std::vector<DeviceBytes> copies;          // only for the cold runs: the weight again, elsewhere
 };
+
+// How many copies of `bytes` together exceed twice the last-level cache (64 MiB when the OS does not say).
+size_t cold_copies(size_t bytes) {
+  const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  const size_t cache = l3 > 0 ? static_cast<size_t>(l3) : (size_t{64} << 20);
+  return std::max<size_t>(2, (2 * cache + bytes - 1) / bytes);
+}
+
+void make_copies(Data *d) {
+  if (!d->copies.empty()) return;
+  d->copies.resize(cold_copies(d->weight.size()));
+  for (DeviceBytes &c : d->copies) {
+    c.resize(d->weight.size());
+    std::memcpy(c.data(), d->weight.data(), d->weight.size());
+  }
+}
 
 std::vector<int32_t> int4_values(int64_t rows, int64_t cols, uint32_t seed) {
   std::mt19937 gen(seed);
@@ -143,7 +167,8 @@ Data &data(const Case &c, bool floats = false) {
 // The operator's descriptors over a case's data.
 struct Tensors {
   aclTensor *x = nullptr, *w = nullptr, *scale = nullptr, *y = nullptr;
-  Tensors(const Case &c, Data &d) {
+  Tensors(const Case &c, Data &d) : Tensors(c, d, d.weight.data()) {}
+  Tensors(const Case &c, Data &d, uint8_t *weight) {
     const aclDataType act = c.bf16 ? ACL_BF16 : ACL_FLOAT16;
     const int64_t xd[2] = {c.m, c.k}, yd[2] = {c.m, c.n};
     x = aclCreateTensor(xd, 2, act, nullptr, 0, ACL_FORMAT_ND, xd, 2, d.x.data());
@@ -155,20 +180,20 @@ struct Tensors {
     const int64_t wd[2] = {c.k, c.n};
     switch (c.weight) {
       case Weight::kInt8Nd:
-        w = aclCreateTensor(wd, 2, ACL_INT8, nullptr, 0, ACL_FORMAT_ND, wd, 2, d.weight.data());
+        w = aclCreateTensor(wd, 2, ACL_INT8, nullptr, 0, ACL_FORMAT_ND, wd, 2, weight);
         break;
       case Weight::kInt4Nd:
-        w = aclCreateTensor(wd, 2, ACL_INT4, nullptr, 0, ACL_FORMAT_ND, wd, 2, d.weight.data());
+        w = aclCreateTensor(wd, 2, ACL_INT4, nullptr, 0, ACL_FORMAT_ND, wd, 2, weight);
         break;
       case Weight::kInt4Nz: {
         const int64_t st[4] = {(c.n + 63) / 64, (c.k + 15) / 16, 16, 64};
-        w = aclCreateTensor(wd, 2, ACL_INT4, nullptr, 0, ACL_FORMAT_FRACTAL_NZ, st, 4, d.weight.data());
+        w = aclCreateTensor(wd, 2, ACL_INT4, nullptr, 0, ACL_FORMAT_FRACTAL_NZ, st, 4, weight);
         break;
       }
       case Weight::kInt4NzTransposed: {
         const int64_t st[4] = {(c.k + 63) / 64, (c.n + 15) / 16, 16, 64};
         const int64_t strides[2] = {1, c.k};
-        w = aclCreateTensor(wd, 2, ACL_INT4, strides, 0, ACL_FORMAT_FRACTAL_NZ, st, 4, d.weight.data());
+        w = aclCreateTensor(wd, 2, ACL_INT4, strides, 0, ACL_FORMAT_FRACTAL_NZ, st, 4, weight);
         break;
       }
     }
@@ -183,6 +208,38 @@ void set_counters(benchmark::State &state, const Case &c) {
   state.counters["weight_GBps"] =
       benchmark::Counter(weight_bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
   state.counters["threads_used"] = int4pack::engine::thread_count();
+}
+
+// One call of the operator on a case's tensors: false (and the benchmark stopped) if anything fails.
+bool run_operator(benchmark::State &state, const Case &c, const Tensors &t) {
+  const aclrtStream stream = library().stream;
+  uint64_t workspace = 0;
+  aclOpExecutor *executor = nullptr;
+  if (aclnnWeightQuantBatchMatmulV2GetWorkspaceSize(t.x, t.w, t.scale, nullptr, nullptr, nullptr, nullptr,
+                                                    static_cast<int>(c.group), t.y, &workspace,
+                                                    &executor) != ACLNN_SUCCESS ||
+      aclnnWeightQuantBatchMatmulV2(nullptr, workspace, executor, stream) != ACLNN_SUCCESS ||
+      aclrtSynchronizeStream(stream) != ACL_SUCCESS) {
+    state.SkipWithError(aclGetRecentErrMsg());
+    return false;
+  }
+  return true;
+}
+
+// The operator with the weight rotated over its copies: each call finds it out of cache.
+void BM_OperatorCold(benchmark::State &state, Case c) {
+  Data &d = data(c);
+  make_copies(&d);
+  std::vector<std::unique_ptr<Tensors>> tensors;
+  for (DeviceBytes &w : d.copies) tensors.push_back(std::make_unique<Tensors>(c, d, w.data()));
+  size_t next = 0;
+  for (auto _ : state) {
+    if (!run_operator(state, c, *tensors[next])) break;
+    next = (next + 1) % tensors.size();
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, c);
+  state.counters["copies"] = static_cast<double>(tensors.size());
 }
 
 void BM_Operator(benchmark::State &state, Case c, int threads) {
@@ -261,6 +318,27 @@ void BM_ReadOnly(benchmark::State &state, Case c) {
   set_counters(state, c);
 }
 
+// The read pass over the copies in turn (BM_OperatorCold's limit).
+void BM_ReadOnlyCold(benchmark::State &state, Case c) {
+  Data &d = data(c);
+  make_copies(&d);
+  const int64_t words = static_cast<int64_t>(d.weight.size() / 8);
+  const int threads = int4pack::engine::thread_count();
+  size_t next = 0;
+  for (auto _ : state) {
+    const auto *w = reinterpret_cast<const uint64_t *>(d.copies[next].data());
+    uint64_t acc = 0;
+#if defined(_OPENMP)
+#pragma omp parallel for num_threads(threads) reduction(| : acc) schedule(static)
+#endif
+    for (int64_t i = 0; i < words; ++i) acc |= w[i];
+    benchmark::DoNotOptimize(acc);
+    next = (next + 1) % d.copies.size();
+  }
+  set_counters(state, c);
+  state.counters["copies"] = static_cast<double>(d.copies.size());
+}
+
 // The simple algorithm: y[j] += x[c] * ((q - 8) * scale) over the ND bytes, one thread, float32.
 void BM_PlainLoop(benchmark::State &state, Case c) {
   Data &d = data(c);
@@ -330,6 +408,11 @@ void register_all() {
   const Case one{"f16/int4_nd/group128/m1", 1, kDecodeK, kDecodeN};
   tune(benchmark::RegisterBenchmark("wqbmm_1thread/f16/int4_nd/group128/m1", BM_Operator, one, 1));
   tune(benchmark::RegisterBenchmark("read_only/8192x14336", BM_ReadOnly, decode));
+  tune(benchmark::RegisterBenchmark("cold/read_only/8192x14336", BM_ReadOnlyCold, decode));
+  for (const Case &c : cases) {
+    if (c.k == kDecodeK && c.name.rfind("f16/int4_n", 0) == 0 && c.group == 128)
+      tune(benchmark::RegisterBenchmark(("cold/wqbmm/" + c.name).c_str(), BM_OperatorCold, c));
+  }
   tune(benchmark::RegisterBenchmark("plain_loop/m1", BM_PlainLoop, decode));
   for (int64_t m : {256, 1024}) {
     const Case c{"sgemm/m" + std::to_string(m), m, kPrefillK, kPrefillN};
