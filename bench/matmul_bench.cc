@@ -11,7 +11,6 @@
 // FLOAT16 x unless the case says bf16; per-group 128 unless it says channel; no offset.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
-
 #include <unistd.h>
 
 #include <algorithm>
