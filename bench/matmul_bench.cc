@@ -246,18 +246,8 @@ void BM_Operator(benchmark::State &state, Case c, int threads) {
   Tensors t(c, d);
   const int saved = int4packGetNumThreads();
   if (threads > 0) int4packSetNumThreads(threads);
-  const aclrtStream stream = library().stream;
   for (auto _ : state) {
-    uint64_t workspace = 0;
-    aclOpExecutor *executor = nullptr;
-    if (aclnnWeightQuantBatchMatmulV2GetWorkspaceSize(t.x, t.w, t.scale, nullptr, nullptr, nullptr, nullptr,
-                                                      static_cast<int>(c.group), t.y, &workspace,
-                                                      &executor) != ACLNN_SUCCESS ||
-        aclnnWeightQuantBatchMatmulV2(nullptr, workspace, executor, stream) != ACLNN_SUCCESS ||
-        aclrtSynchronizeStream(stream) != ACL_SUCCESS) {
-      state.SkipWithError(aclGetRecentErrMsg());
-      break;
-    }
+    if (!run_operator(state, c, t)) break;
     benchmark::ClobberMemory();
   }
   set_counters(state, c);
@@ -300,20 +290,23 @@ void BM_Isa(benchmark::State &state, Case c, std::string isa) {
   set_counters(state, c);
 }
 
-// The limit of decode: read every packed weight byte once, on all threads.
-void BM_ReadOnly(benchmark::State &state, Case c) {
-  Data &d = data(c);
-  const int64_t words = static_cast<int64_t>(d.weight.size() / 8);
-  const auto *w = reinterpret_cast<const uint64_t *>(d.weight.data());
+// Every word of `bytes` read once, on all threads.
+uint64_t read_pass(const DeviceBytes &bytes) {
+  const int64_t words = static_cast<int64_t>(bytes.size() / 8);
+  const auto *w = reinterpret_cast<const uint64_t *>(bytes.data());
   const int threads = int4pack::engine::thread_count();
-  for (auto _ : state) {
-    uint64_t acc = 0;
+  uint64_t acc = 0;
 #if defined(_OPENMP)
 #pragma omp parallel for num_threads(threads) reduction(| : acc) schedule(static)
 #endif
-    for (int64_t i = 0; i < words; ++i) acc |= w[i];
-    benchmark::DoNotOptimize(acc);
-  }
+  for (int64_t i = 0; i < words; ++i) acc |= w[i];
+  return acc;
+}
+
+// The limit of decode: read every packed weight byte once, on all threads.
+void BM_ReadOnly(benchmark::State &state, Case c) {
+  Data &d = data(c);
+  for (auto _ : state) benchmark::DoNotOptimize(read_pass(d.weight));
   set_counters(state, c);
 }
 
@@ -321,17 +314,9 @@ void BM_ReadOnly(benchmark::State &state, Case c) {
 void BM_ReadOnlyCold(benchmark::State &state, Case c) {
   Data &d = data(c);
   make_copies(&d);
-  const int64_t words = static_cast<int64_t>(d.weight.size() / 8);
-  const int threads = int4pack::engine::thread_count();
   size_t next = 0;
   for (auto _ : state) {
-    const auto *w = reinterpret_cast<const uint64_t *>(d.copies[next].data());
-    uint64_t acc = 0;
-#if defined(_OPENMP)
-#pragma omp parallel for num_threads(threads) reduction(| : acc) schedule(static)
-#endif
-    for (int64_t i = 0; i < words; ++i) acc |= w[i];
-    benchmark::DoNotOptimize(acc);
+    benchmark::DoNotOptimize(read_pass(d.copies[next]));
     next = (next + 1) % d.copies.size();
   }
   set_counters(state, c);

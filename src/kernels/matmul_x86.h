@@ -81,36 +81,6 @@ inline void dequant_int4_row_x86(const uint8_t *bytes, const float *offset, cons
   dequant_row_x86<Ops>(q, offset, scale, r, out);
 }
 
-// kRows rows of x at a time: kRows x 64 accumulators in registers, each weight row read once per kRows.
-template <typename Ops, int kRows>
-inline void accumulate_rows(const float *x, int64_t x_stride, const float *w, int64_t kp, float *acc) {
-  using V = typename Ops::V;
-  constexpr int kVectors = static_cast<int>(kPanelCols / Ops::kLanes);
-  V a[kRows][kVectors];
-  for (int i = 0; i < kRows; ++i) {
-    for (int v = 0; v < kVectors; ++v) a[i][v] = Ops::load(acc + i * kPanelCols + v * Ops::kLanes);
-  }
-  for (int64_t t = 0; t < kp; ++t) {
-    // The same loads for every row: the compiler keeps them in registers when there are enough.
-    for (int i = 0; i < kRows; ++i) {
-      const V xv = Ops::set1(x[i * x_stride + t]);
-      for (int v = 0; v < kVectors; ++v)
-        a[i][v] = Ops::fma(xv, Ops::load(w + t * kPanelCols + v * Ops::kLanes), a[i][v]);
-    }
-  }
-  for (int i = 0; i < kRows; ++i) {
-    for (int v = 0; v < kVectors; ++v) Ops::store(acc + i * kPanelCols + v * Ops::kLanes, a[i][v]);
-  }
-}
-
-template <typename Ops, int kRows>
-inline void accumulate_x86(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc) {
-  int64_t i = 0;
-  for (; i + kRows <= rows; i += kRows)
-    accumulate_rows<Ops, kRows>(x + i * x_stride, x_stride, w, kp, acc + i * kPanelCols);
-  for (; i < rows; ++i) accumulate_rows<Ops, 1>(x + i * x_stride, x_stride, w, kp, acc + i * kPanelCols);
-}
-
 template <typename Ops>
 inline void multiply_add_x86(const float *x, const float *w, float *acc) {
   for (int64_t c = 0; c < kPanelCols; c += Ops::kLanes) {
@@ -161,6 +131,30 @@ inline void accumulate_decoded_rows(const Decoder &d, const uint8_t *bytes, int6
   for (int i = 0; i < kRows; ++i) {
     for (int v = 0; v < kVectors; ++v) Ops::store(acc + i * kPanelCols + v * Ops::kLanes, a[i][v]);
   }
+}
+
+// A decoded panel (kp x 64 floats) as a source of rows for accumulate_decoded_rows.
+template <typename Ops>
+struct PanelRows {
+  void decode(const uint8_t *row, typename Ops::V *w) const {
+    const auto *f = reinterpret_cast<const float *>(row);
+    for (int64_t v = 0; v < kPanelCols / Ops::kLanes; ++v) w[v] = Ops::load(f + v * Ops::kLanes);
+  }
+};
+
+// kRows rows of x at a time: kRows x 64 accumulators in registers, each weight row read once per kRows.
+template <typename Ops, int kRows>
+inline void accumulate_rows(const float *x, int64_t x_stride, const float *w, int64_t kp, float *acc) {
+  accumulate_decoded_rows<Ops, kRows>(PanelRows<Ops>{}, reinterpret_cast<const uint8_t *>(w),
+                                      kPanelCols * static_cast<int64_t>(sizeof(float)), kp, x, x_stride, acc);
+}
+
+template <typename Ops, int kRows>
+inline void accumulate_x86(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc) {
+  int64_t i = 0;
+  for (; i + kRows <= rows; i += kRows)
+    accumulate_rows<Ops, kRows>(x + i * x_stride, x_stride, w, kp, acc + i * kPanelCols);
+  for (; i < rows; ++i) accumulate_rows<Ops, 1>(x + i * x_stride, x_stride, w, kp, acc + i * kPanelCols);
 }
 
 template <typename Ops, int kRows, typename Decoder>
