@@ -24,6 +24,8 @@ struct Avx2 {
   static V round_half(V v) {
     return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
+  static I to_bits(V v) { return _mm256_castps_si256(v); }
+  static V from_bits(I i) { return _mm256_castsi256_ps(i); }
   static I iset1(int v) { return _mm256_set1_epi32(v); }
   static I iand(I a, I b) { return _mm256_and_si256(a, b); }
   static I ior(I a, I b) { return _mm256_or_si256(a, b); }

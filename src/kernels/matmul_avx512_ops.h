@@ -26,6 +26,8 @@ struct Avx512 {
   static V round_half(V v) {
     return _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
+  static I to_bits(V v) { return _mm512_castps_si512(v); }
+  static V from_bits(I i) { return _mm512_castsi512_ps(i); }
   static I iset1(int v) { return _mm512_set1_epi32(v); }
   static I iand(I a, I b) { return _mm512_and_si512(a, b); }
   static I ior(I a, I b) { return _mm512_or_si512(a, b); }

@@ -12,7 +12,8 @@ namespace int4pack::kernels {
 namespace {
 
 // Ops: using V; kLanes; load(const float *), store(float *, V), set1(float), zero(), fma(a, b, c),
-//      add, mul, from_int8(const int8_t *) (kLanes values widened to float), round_half(V), round_bf16(V).
+//      add, mul, from_int8(const int8_t *) (kLanes values widened to float), round_half(V), round_bf16(V),
+//      to_bits / from_bits (V as integer lanes and back), int4_to_float and int4_lookup (64 packed values).
 template <typename Ops>
 inline typename Ops::V round_to(typename Ops::V v, Rounding r) {
   if (r == Rounding::kHalf) return Ops::round_half(v);
@@ -88,6 +89,15 @@ inline void multiply_add_x86(const float *x, const float *w, float *acc) {
   }
 }
 
+// bf16_round_bits without its NaN case, for the result of adding or multiplying bfloat16 values: such a NaN
+// is quiet and its low 16 bits are zero (x86 passes an operand's payload on, quietened, or makes the default
+// NaN), which the rounding below leaves as it is; the rest rounds to nearest even, overflowing to infinity.
+template <typename I, typename Ops>
+inline I bf16_round_bits_after_arithmetic(I bits) {
+  const I lsb = Ops::iand(Ops::isrl16(bits), Ops::iset1(1));
+  return Ops::iand(Ops::iadd(Ops::iadd(bits, Ops::iset1(0x7FFF)), lsb), Ops::iset1(static_cast<int>(0xFFFF0000u)));
+}
+
 // The rows of an INT4 tile that share one scale and offset row, antiquantized in registers: the row's 64
 // values come from Ops::int4_to_float and take the golden steps of dequant_row_fixed.
 template <typename Ops, bool kOffset, Rounding kRounding>
@@ -101,11 +111,18 @@ struct Int4RowDecoder {
       scale[v] = Ops::load(s + v * Ops::kLanes);
     }
   }
+  static V round(V v) {
+    if constexpr (kRounding == Rounding::kBFloat16) {  // offset and scale hold bfloat16 values
+      return Ops::from_bits(bf16_round_bits_after_arithmetic<typename Ops::I, Ops>(Ops::to_bits(v)));
+    } else {
+      return round_to<Ops>(v, kRounding);
+    }
+  }
   void decode(const uint8_t *bytes, V *w) const {
     Ops::int4_to_float(bytes, w);
     for (int v = 0; v < kVectors; ++v) {
-      if constexpr (kOffset) w[v] = round_to<Ops>(Ops::add(w[v], offset[v]), kRounding);
-      w[v] = round_to<Ops>(Ops::mul(w[v], scale[v]), kRounding);
+      if constexpr (kOffset) w[v] = round(Ops::add(w[v], offset[v]));
+      w[v] = round(Ops::mul(w[v], scale[v]));
     }
   }
 };
