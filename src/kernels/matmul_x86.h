@@ -100,8 +100,20 @@ inline I bf16_round_bits_after_arithmetic(I bits) {
 
 // The rows of an INT4 tile that share one scale and offset row, antiquantized in registers: the row's 64
 // values come from Ops::int4_to_float and take the golden steps of dequant_row_fixed.
+// A decoder's columns in their natural order: how accumulate_decoded_rows loads and stores one row of
+// accumulators. A decoder that yields its columns in another order brings its own pair.
+template <typename Ops>
+struct NaturalColumns {
+  static void load_acc(const float *acc, typename Ops::V *a) {
+    for (int64_t v = 0; v < kPanelCols / Ops::kLanes; ++v) a[v] = Ops::load(acc + v * Ops::kLanes);
+  }
+  static void store_acc(const typename Ops::V *a, float *acc) {
+    for (int64_t v = 0; v < kPanelCols / Ops::kLanes; ++v) Ops::store(acc + v * Ops::kLanes, a[v]);
+  }
+};
+
 template <typename Ops, bool kOffset, Rounding kRounding>
-struct Int4RowDecoder {
+struct Int4RowDecoder : NaturalColumns<Ops> {
   using V = typename Ops::V;
   static constexpr int kVectors = static_cast<int>(kPanelCols / Ops::kLanes);
   V offset[kVectors], scale[kVectors];
@@ -134,9 +146,7 @@ inline void accumulate_decoded_rows(const Decoder &d, const uint8_t *bytes, int6
   using V = typename Ops::V;
   constexpr int kVectors = static_cast<int>(kPanelCols / Ops::kLanes);
   V a[kRows][kVectors];
-  for (int i = 0; i < kRows; ++i) {
-    for (int v = 0; v < kVectors; ++v) a[i][v] = Ops::load(acc + i * kPanelCols + v * Ops::kLanes);
-  }
+  for (int i = 0; i < kRows; ++i) Decoder::load_acc(acc + i * kPanelCols, a[i]);
   for (int64_t t = 0; t < kp; ++t) {
     V w[kVectors];
     d.decode(bytes + t * row_bytes, w);
@@ -145,14 +155,12 @@ inline void accumulate_decoded_rows(const Decoder &d, const uint8_t *bytes, int6
       for (int v = 0; v < kVectors; ++v) a[i][v] = Ops::fma(xv, w[v], a[i][v]);
     }
   }
-  for (int i = 0; i < kRows; ++i) {
-    for (int v = 0; v < kVectors; ++v) Ops::store(acc + i * kPanelCols + v * Ops::kLanes, a[i][v]);
-  }
+  for (int i = 0; i < kRows; ++i) Decoder::store_acc(a[i], acc + i * kPanelCols);
 }
 
 // A decoded panel (kp x 64 floats) as a source of rows for accumulate_decoded_rows.
 template <typename Ops>
-struct PanelRows {
+struct PanelRows : NaturalColumns<Ops> {
   void decode(const uint8_t *row, typename Ops::V *w) const {
     const auto *f = reinterpret_cast<const float *>(row);
     for (int64_t v = 0; v < kPanelCols / Ops::kLanes; ++v) w[v] = Ops::load(f + v * Ops::kLanes);
