@@ -5,19 +5,8 @@
 # struct and numpy only; no code shared with the tool). Every check is counted; the script exits 1 when
 # any failed, naming each.
 set -u
-if [ $# -ne 3 ]; then
-  echo "usage: $0 INT4PACK PYTHON SAFETENSORS_IO_PY" >&2
-  exit 2
-fi
-TOOL=$1
-PY=$2
-IO=$3
-HERE=$(cd "$(dirname "$0")" && pwd)
-W=$(mktemp -d "${TMPDIR:-/tmp}/int4pack-cli-test.XXXXXX")
-trap 'rm -rf "$W"' EXIT
-cd "$W" || exit 2
-
-source "$HERE/harness.sh"
+source "$(dirname "$0")/harness.sh"
+harness_start cli-test "$@"
 
 # ---------------------------------------------------------------------------------------------------
 section "help and usage"

@@ -1,6 +1,22 @@
-# The checks shared by the CLI test scripts (cli_test.sh, quant_test.sh), sourced after they set TOOL
-# (the int4pack binary), PY (Python 3 with numpy), IO (the Python helper `later` and `flush` batch) and W
-# (their scratch directory, the current directory).
+# The checks shared by the CLI test scripts (cli_test.sh, quant_test.sh), sourced first; each then calls
+# `harness_start NAME "$@"` with its arguments INT4PACK PYTHON HELPER_PY, which sets TOOL (the int4pack
+# binary), PY (Python 3 with numpy), IO (the Python helper `later` and `flush` batch), HERE (the tests'
+# folder) and W (a scratch directory, removed at exit, made the current directory).
+harness_start() {
+  local name=$1
+  shift
+  if [ $# -ne 3 ]; then
+    echo "usage: $0 INT4PACK PYTHON HELPER_PY" >&2
+    exit 2
+  fi
+  TOOL=$1
+  PY=$2
+  IO=$3
+  W=$(mktemp -d "${TMPDIR:-/tmp}/int4pack-$name.XXXXXX")
+  trap 'rm -rf "$W"' EXIT
+  cd "$W" || exit 2
+}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # The sanitizers make any report fatal (and a leak an error exit), so a memory bug fails a check below.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}abort_on_error=0:exitcode=99"

@@ -7,19 +7,8 @@
 # writes from them: the packed weights byte for byte, scales, offsets and act-order permutations, the
 # records, the pass-through tensors. Every check is counted; the script exits 1 when any failed.
 set -u
-if [ $# -ne 3 ]; then
-  echo "usage: $0 INT4PACK PYTHON QUANT_FORMATS_PY" >&2
-  exit 2
-fi
-TOOL=$1
-PY=$2
-IO=$3
-HERE=$(cd "$(dirname "$0")" && pwd)
-W=$(mktemp -d "${TMPDIR:-/tmp}/int4pack-quant-test.XXXXXX")
-trap 'rm -rf "$W"' EXIT
-cd "$W" || exit 2
-
-source "$HERE/harness.sh"
+source "$(dirname "$0")/harness.sh"
+harness_start quant-test "$@"
 qf() { "$PY" "$IO" "$@"; }
 sums() { find "$@" -type f | sort | xargs md5sum; }  # sums PATH...: every file's checksum
 
