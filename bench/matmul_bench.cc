@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "acl/acl.h"
+#include "acl_session.h"
 #include "aclnnop/aclnn_weight_quant_batch_matmul_v2.h"
 #include "core/floats.h"
 #include "engine/matmul_run.h"
@@ -36,19 +37,6 @@
 #endif
 
 namespace {
-
-struct Library {
-  aclrtStream stream = nullptr;
-  Library() {
-    aclInit(nullptr);
-    aclrtSetDevice(0);
-    aclrtCreateStream(&stream);
-  }
-};
-Library &library() {
-  static Library lib;
-  return lib;
-}
 
 enum class Weight { kInt4Nd, kInt4Nz, kInt4NzTransposed, kInt8Nd };
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "acl/acl.h"
+#include "acl_session.h"
 #include "aclnnop/aclnn_convert_weight_to_int4_pack.h"
 #include "engine/pack.h"
 #include "engine/settings.h"
@@ -35,19 +36,6 @@ struct Shape {
   int64_t cols;
 };
 const Shape kShapes[] = {{4096, 4096}, {4096, 14336}, {14336, 4096}, {17, 72}};
-
-struct Library {
-  aclrtStream stream = nullptr;
-  Library() {
-    aclInit(nullptr);
-    aclrtSetDevice(0);
-    aclrtCreateStream(&stream);
-  }
-};
-Library &library() {
-  static Library lib;
-  return lib;
-}
 
 // Device buffers per shape (aclrtMalloc, as a CANN program allocates them), kept across benchmarks: a
 // fresh 235 MB weight per benchmark would dominate the run.
