@@ -37,7 +37,7 @@ constexpr int64_t kMinTilesTogether = 8;
 constexpr int64_t kNzTilesTogether = 1;
 constexpr int64_t kPrefetchRows = 24;
 constexpr int64_t kSegmentRows = 16;  // rows of each tile of a group taken at a time at decode
-static_assert(kPanelRows <= kernels::kMaxInt4Rows, "accumulate_int4 takes at most kMaxInt4Rows rows");
+static_assert(kPanelRows <= kernels::kMaxFusedRows, "the fused steps take at most kMaxFusedRows rows");
 
 Result fail(ErrorKind kind, std::string message) {
   Result r;
@@ -155,17 +155,21 @@ struct Plan {
     }
   }
 
-  // An ND INT4 weight's rows lie n / 2 bytes apart, too far for the hardware prefetcher to follow a tile
-  // group down them: each row's lines for the whole group are asked for kPrefetchRows rows ahead.
+  // An ND weight's rows lie n / 2 (INT4) or n (INT8) bytes apart, too far for the hardware prefetcher to
+  // follow a tile group down them: each row's lines for the whole group are asked for kPrefetchRows rows
+  // ahead.
   void prefetch_nd_row(int64_t row, int64_t j_first, int64_t count) const {
-    if (!weight.int4 || weight.nz || transposed || row >= k) return;
-    const uint8_t *bytes = weight.data + row * (n / 2);
-    const int64_t end = std::min(n / 2, (j_first + count * kPanelCols) / 2);
-    for (int64_t b = j_first / 2; b < end; b += 64) __builtin_prefetch(bytes + b);
+    if (weight.nz || transposed || row >= k) return;
+    const int64_t row_bytes = weight.int4 ? n / 2 : n;
+    const uint8_t *bytes = weight.data + row * row_bytes;
+    const int64_t end = std::min(row_bytes, (j_first + count * kPanelCols) * row_bytes / n);
+    for (int64_t b = j_first * row_bytes / n; b < end; b += 64) __builtin_prefetch(bytes + b);
   }
 
-  // The 32 bytes of row `row`, columns [j0, j0 + 64), of an INT4 weight that is not transposed.
-  const uint8_t *int4_row(int64_t row, int64_t j0) const {
+  // The stored values of row `row`, columns [j0, j0 + 64), of a weight that is not transposed: 32 bytes of
+  // INT4 (ND or NZ), or 64 INT8 values (ND).
+  const uint8_t *stored_row(int64_t row, int64_t j0) const {
+    if (!weight.int4) return weight.data + row * n + j0;
     return weight.nz ? weight.data + ((j0 / 64) * ((k + 15) / 16) + row / 16) * 512 + (row % 16) * 32
                      : weight.data + row * (n / 2) + j0 / 2;
   }
@@ -392,13 +396,15 @@ struct Plan {
     tg.loaded[static_cast<size_t>(s)] = g;
   }
 
-  // Tiles [0, count) of a group, all INT4 decoded straight from their bytes, over panel rows [k0, k0 + rows)
-  // with x's rows widened in xs (row stride kPanelRows): accumulate_int4 on kSegmentRows rows of each tile
-  // in turn, cut where the scale group changes, while an ND weight's rows are prefetched ahead.
+  // Tiles [0, count) of a group, all decoded straight from their stored values, over panel rows
+  // [k0, k0 + rows) with x's rows widened in xs (row stride kPanelRows): accumulate_int4 (or _int8) on
+  // kSegmentRows rows of each tile in turn, cut where the scale group changes, while an ND weight's rows are
+  // prefetched ahead.
   void accumulate_direct(TileGroup &tg, int64_t k0, int64_t rows, int64_t x_rows, int64_t j_first, int64_t count,
                          const float *xs) const {
     const kernels::MatmulKernels &mk = *isa->matmul;
-    const int64_t row_bytes = weight.nz ? kPanelCols / 2 : n / 2;
+    const int64_t row_bytes = !weight.int4 ? n : weight.nz ? kPanelCols / 2 : n / 2;
+    const auto fused = weight.int4 ? mk.accumulate_int4 : mk.accumulate_int8;
     // One tile has nothing to interleave.
     const int64_t segment = count == 1 ? rows : kSegmentRows;
     for (int64_t a = k0; a < k0 + rows; a += segment) {
@@ -410,9 +416,8 @@ struct Plan {
           const int64_t g = group_rows > 0 ? r0 / group_rows : 0;
           const int64_t r1 = group_rows > 0 ? std::min(b, (g + 1) * group_rows) : b;
           load_group(tg, s, g, j0);
-          mk.accumulate_int4(int4_row(r0, j0), row_bytes, r1 - r0, present(offset) ? tg.offset_row(s) : nullptr,
-                             packed_scale ? nullptr : tg.scale_row(s), rounding, xs + (r0 - k0), kPanelRows, x_rows,
-                             tg.tile(s));
+          fused(stored_row(r0, j0), row_bytes, r1 - r0, present(offset) ? tg.offset_row(s) : nullptr,
+                packed_scale ? nullptr : tg.scale_row(s), rounding, xs + (r0 - k0), kPanelRows, x_rows, tg.tile(s));
           r0 = r1;
         }
       }
@@ -435,10 +440,12 @@ struct Plan {
     tg.loaded.assign(static_cast<size_t>(count), -1);
     const bool has_offset = present(offset);
     const bool one_block = i1 - i0 <= kRowBlock;
-    // INT4 tiles of 64 real columns are decoded straight from their packed bytes (an ND row's 32 bytes, or
-    // an NZ block row); the rest (a partial last ND tile, INT8, transposed) via an int8 panel. With one
-    // block of x rows the direct ones take accumulate_int4.
-    const auto direct = [&](int64_t j0) { return weight.int4 && !transposed && (weight.nz || j0 + kPanelCols <= n); };
+    // Tiles of 64 real columns are decoded straight from their stored values (an INT4 ND row's 32 bytes or
+    // NZ block row, an INT8 ND row's 64 values); the rest (a partial last ND tile, INT8 NZ, transposed) via
+    // an int8 panel. With one block of x rows the direct ones take accumulate_int4 or accumulate_int8.
+    const auto direct = [&](int64_t j0) {
+      return !transposed && (weight.int4 ? weight.nz || j0 + kPanelCols <= n : !weight.nz && j0 + kPanelCols <= n);
+    };
     int64_t fused = 0;
     while (one_block && fused < count && direct(j_first + fused * kPanelCols)) ++fused;
     const kernels::MatmulKernels &mk = *isa->matmul;
@@ -456,8 +463,10 @@ struct Plan {
           float *out = panel.data() + r * kPanelCols;
           const float *o = has_offset ? tg.offset_row(s) : nullptr;
           const float *sc = packed_scale ? nullptr : tg.scale_row(s);
-          if (from_bytes) {
-            mk.dequant_int4_row(int4_row(k0 + r, j0), o, sc, rounding, out);
+          if (from_bytes && weight.int4) {
+            mk.dequant_int4_row(stored_row(k0 + r, j0), o, sc, rounding, out);
+          } else if (from_bytes) {
+            mk.dequant_row(reinterpret_cast<const int8_t *>(stored_row(k0 + r, j0)), o, sc, rounding, out);
           } else {
             mk.dequant_row(q.data() + r * kPanelCols, o, sc, rounding, out);
           }

@@ -90,12 +90,18 @@ void multiply_add_avx2(const float *x, const float *w, float *acc) { multiply_ad
 // registers only just: more rows go through a decoded panel.
 void accumulate_int4_avx2(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
                           Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc) {
-  accumulate_int4_x86<Avx2, 1, 1>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
+  accumulate_fused_x86<Avx2, Int4Values<Avx2>, 1, 1>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
+}
+
+void accumulate_int8_avx2(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
+                          Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc) {
+  accumulate_fused_x86<Avx2, Int8Values<Avx2>, 1, 1>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
 }
 
 }  // namespace
 
-const MatmulKernels matmul_avx2{dequant_row_avx2,  dequant_int4_row_avx2, accumulate_avx2,
-                                multiply_add_avx2, accumulate_int4_avx2,  multiply_add_int4_x86<Avx2>};
+const MatmulKernels matmul_avx2{dequant_row_avx2,    dequant_int4_row_avx2, accumulate_avx2,
+                                multiply_add_avx2,   accumulate_int4_avx2,  multiply_add_int4_x86<Avx2>,
+                                accumulate_int8_avx2};
 
 }  // namespace int4pack::kernels

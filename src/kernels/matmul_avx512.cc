@@ -26,12 +26,21 @@ void multiply_add_avx512(const float *x, const float *w, float *acc) { multiply_
 void accumulate_int4_avx512(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
                             const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
                             float *acc) {
-  accumulate_int4_x86<Avx512, 4, 4>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
+  accumulate_fused_x86<Avx512, Int4Values<Avx512>, 4, 4>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows,
+                                                         acc);
+}
+
+void accumulate_int8_avx512(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
+                            const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
+                            float *acc) {
+  accumulate_fused_x86<Avx512, Int8Values<Avx512>, 4, 4>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows,
+                                                         acc);
 }
 
 }  // namespace
 
-const MatmulKernels matmul_avx512{dequant_row_avx512,  dequant_int4_row_avx512, accumulate_avx512,
-                                  multiply_add_avx512, accumulate_int4_avx512,  multiply_add_int4_x86<Avx512>};
+const MatmulKernels matmul_avx512{dequant_row_avx512,    dequant_int4_row_avx512, accumulate_avx512,
+                                  multiply_add_avx512,   accumulate_int4_avx512,  multiply_add_int4_x86<Avx512>,
+                                  accumulate_int8_avx512};
 
 }  // namespace int4pack::kernels

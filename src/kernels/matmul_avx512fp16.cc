@@ -1,4 +1,4 @@
-// Matmul steps with AVX-512 FP16: an INT4 row is antiquantized in half precision, 32 values an
+// Matmul steps with AVX-512 FP16: an INT4 or INT8 row is antiquantized in half precision, 32 values an
 // instruction. The golden steps round (w + offset) and (w + offset) * scale to FLOAT16, which is what
 // VADDPH and VMULPH do (IEEE, round to nearest even, subnormals kept), so the result is bit for bit the
 // scalar one. BFLOAT16 activations, rows without a scale (packed-scale mode) and the accumulation take the
@@ -52,14 +52,14 @@ struct SplitColumns {
   }
 };
 
-// matmul_x86.h's decoder interface, in half precision: each nibble is looked up as the half of its signed
-// value, scaled (and offset) 32 columns an instruction, and widened to floats for the FMAs; in column order
-// (NaturalColumns) or in the bytes' order (SplitColumns).
+// matmul_x86.h's decoder interface, in half precision: a row's values as halves are offset and scaled
+// 32 columns an instruction, and widened to floats for the FMAs; in column order (NaturalColumns) or in
+// the bytes' order (SplitColumns).
 template <bool kOffset, typename Columns>
-struct HalfInt4Decoder : Columns {
+struct HalfSteps : Columns {
   static constexpr bool kSplit = std::is_same_v<Columns, SplitColumns>;
   __m512h offset[2], scale[2];
-  HalfInt4Decoder(const float *o, const float *s) {
+  HalfSteps(const float *o, const float *s) {
     if constexpr (kSplit) {
       if constexpr (kOffset) SplitColumns::halves_of(o, offset);
       SplitColumns::halves_of(s, scale);
@@ -70,6 +70,20 @@ struct HalfInt4Decoder : Columns {
       }
     }
   }
+  // Halves h (32 values, as words) of the row to w[2h], w[2h + 1].
+  void antiquant(int h, __m512i values, __m512 *w) const {
+    __m512h x = _mm512_castsi512_ph(values);
+    if constexpr (kOffset) x = _mm512_add_ph(x, offset[h]);
+    const __m512i bits = _mm512_castph_si512(_mm512_mul_ph(x, scale[h]));
+    w[2 * h] = _mm512_cvtph_ps(_mm512_castsi512_si256(bits));
+    w[2 * h + 1] = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(bits, 1));
+  }
+};
+
+// Each nibble looked up as the half of its signed value.
+template <bool kOffset, typename Columns>
+struct HalfInt4Decoder : HalfSteps<kOffset, Columns> {
+  using HalfSteps<kOffset, Columns>::HalfSteps;
   void decode(const uint8_t *bytes, __m512 *w) const {
     // Byte i of the row in word i; its low nibble is column 2i, its high one column 2i + 1.
     const __m512i words = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(bytes)));
@@ -80,7 +94,7 @@ struct HalfInt4Decoder : Columns {
                          -14592, -14336, 0x4700, 0x4600, 0x4500, 0x4400, 0x4200, 0x4000, 0x3C00, 0);
     __m512i v[2] = {_mm512_permutexvar_epi16(_mm512_and_si512(words, _mm512_set1_epi16(0xF)), values),
                     _mm512_permutexvar_epi16(_mm512_srli_epi16(words, 4), values)};
-    if constexpr (!kSplit) {
+    if constexpr (!HalfSteps<kOffset, Columns>::kSplit) {
       const __m512i first = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6,
                                              37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
       const __m512i second = _mm512_add_epi16(first, _mm512_set1_epi16(16));
@@ -88,12 +102,18 @@ struct HalfInt4Decoder : Columns {
       v[0] = _mm512_permutex2var_epi16(lo, first, hi);
       v[1] = _mm512_permutex2var_epi16(lo, second, hi);
     }
+    for (int h = 0; h < 2; ++h) this->antiquant(h, v[h], w);
+  }
+};
+
+// Each int8 value converted to a half (exactly: every int8 is one), in column order.
+template <bool kOffset>
+struct HalfInt8Decoder : HalfSteps<kOffset, NaturalColumns<Avx512>> {
+  using HalfSteps<kOffset, NaturalColumns<Avx512>>::HalfSteps;
+  void decode(const uint8_t *bytes, __m512 *w) const {
     for (int h = 0; h < 2; ++h) {
-      __m512h x = _mm512_castsi512_ph(v[h]);
-      if constexpr (kOffset) x = _mm512_add_ph(x, offset[h]);
-      const __m512i bits = _mm512_castph_si512(_mm512_mul_ph(x, scale[h]));
-      w[2 * h] = _mm512_cvtph_ps(_mm512_castsi512_si256(bits));
-      w[2 * h + 1] = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(bits, 1));
+      const __m512i words = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(bytes + 32 * h)));
+      this->antiquant(h, _mm512_castph_si512(_mm512_cvtepi16_ph(words)), w);
     }
   }
 };
@@ -116,8 +136,8 @@ template <bool kOffset>
 void accumulate_int4_half(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
                           const float *x, int64_t x_stride, int64_t rows, float *acc) {
   if (rows > 4) {
-    return accumulate_int4_decoded<Avx512, 4, 4>(HalfInt4Decoder<kOffset, NaturalColumns<Avx512>>(offset, scale), bytes,
-                                                 row_bytes, kp, x, x_stride, rows, acc);
+    return accumulate_fused<Avx512, 4, 4>(HalfInt4Decoder<kOffset, NaturalColumns<Avx512>>(offset, scale), bytes,
+                                          row_bytes, kp, x, x_stride, rows, acc);
   }
   accumulate_decoded_upto<Avx512, 4>(HalfInt4Decoder<kOffset, SplitColumns>(offset, scale), bytes, row_bytes, kp, x,
                                      x_stride, rows, acc);
@@ -134,10 +154,21 @@ void accumulate_int4_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, c
   }
 }
 
+void accumulate_int8_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
+                          Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc) {
+  if (r != Rounding::kHalf || scale == nullptr) {
+    matmul_avx512.accumulate_int8(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
+  } else if (offset != nullptr) {
+    accumulate_fused<Avx512, 4, 4>(HalfInt8Decoder<true>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
+  } else {
+    accumulate_fused<Avx512, 4, 4>(HalfInt8Decoder<false>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
+  }
+}
+
 }  // namespace
 
-const MatmulKernels matmul_avx512fp16 = {matmul_avx512.dequant_row, dequant_int4_row_fp16,
-                                         matmul_avx512.accumulate,  matmul_avx512.multiply_add,
-                                         accumulate_int4_fp16,      matmul_avx512.multiply_add_int4};
+const MatmulKernels matmul_avx512fp16 = {
+    matmul_avx512.dequant_row, dequant_int4_row_fp16,           matmul_avx512.accumulate, matmul_avx512.multiply_add,
+    accumulate_int4_fp16,      matmul_avx512.multiply_add_int4, accumulate_int8_fp16};
 
 }  // namespace int4pack::kernels

@@ -7,6 +7,7 @@
 //   multiply_add_int4  multiply_add over a transposed INT4 tile's 64 values of k, antiquantized by lookup
 //   accumulate_int4  dequant_int4_row and accumulate in one, for the rows of an INT4 tile that share a
 //                 scale row: at decode the antiquantized values never leave the registers
+//   accumulate_int8  the same for the rows of an INT8 ND tile (64 int8 values a row)
 // Every table computes every output bit for bit as the scalar one does: products of two half or bfloat16
 // values are exact in float32, so an FMA and the scalar `acc + x * w` round alike, and each acc element
 // sums over k in the same order.
@@ -20,7 +21,7 @@
 namespace int4pack::kernels {
 
 inline constexpr int64_t kPanelCols = 64;
-inline constexpr int64_t kMaxInt4Rows = 128;  // accumulate_int4's most rows of weight a call
+inline constexpr int64_t kMaxFusedRows = 128;  // accumulate_int4's and accumulate_int8's most rows of weight a call
 
 // r() of the golden steps: round a float32 to the activation type (and back), or not at all.
 enum class Rounding : int { kNone = 0, kHalf = 1, kBFloat16 = 2 };
@@ -39,7 +40,7 @@ struct MatmulKernels {
   void (*accumulate)(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc);
   // acc[c] += x[c] * w[c] for c < 64 (a transposed weight's rows are dot products along k).
   void (*multiply_add)(const float *x, const float *w, float *acc);
-  // acc[i][c] += x[i][t] * w[t][c] for i < rows, c < 64, t = 0 .. kp-1 in that order (kp <= kMaxInt4Rows),
+  // acc[i][c] += x[i][t] * w[t][c] for i < rows, c < 64, t = 0 .. kp-1 in that order (kp <= kMaxFusedRows),
   // where w[t] is dequant_int4_row of the 32 bytes at bytes + t * row_bytes with this offset and scale row.
   void (*accumulate_int4)(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
                           Rounding rounding, const float *x, int64_t x_stride, int64_t rows, float *acc);
@@ -49,6 +50,9 @@ struct MatmulKernels {
   // nibble, which the table holds, and a dot product may take its terms in any fixed order.
   void (*multiply_add_int4)(const uint8_t *bytes, int64_t row_bytes, int64_t columns, const float *table,
                             const float *x, int64_t x_stride, int64_t rows, float *lanes);
+  // accumulate_int4 where w[t] is dequant_row of the 64 int8 values at bytes + t * row_bytes.
+  void (*accumulate_int8)(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
+                          Rounding rounding, const float *x, int64_t x_stride, int64_t rows, float *acc);
 };
 
 // Lane p of multiply_add_int4's w is value nibble_order_value(p) of the 64 (value 2i is byte i's low nibble):
@@ -70,16 +74,23 @@ void multiply_add_int4_in_steps(const uint8_t *bytes, int64_t row_bytes, int64_t
   }
 }
 
-// accumulate_int4 as its definition reads, over a table's own two steps: the tables without a fused one.
-template <void (*kDequantInt4Row)(const uint8_t *, const float *, const float *, Rounding, float *),
-          void (*kAccumulate)(const float *, int64_t, int64_t, const float *, int64_t, float *)>
-void accumulate_int4_in_steps(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
-                              const float *scale, Rounding rounding, const float *x, int64_t x_stride, int64_t rows,
-                              float *acc) {
-  alignas(64) float panel[kMaxInt4Rows * kPanelCols];
-  for (int64_t t = 0; t < kp; ++t)
-    kDequantInt4Row(bytes + t * row_bytes, offset, scale, rounding, panel + t * kPanelCols);
+// accumulate_int4 and accumulate_int8 as their definitions read, over a table's own two steps (a row step,
+// then accumulate): the tables without a fused one.
+using RowStep = void (*)(const uint8_t *, const float *, const float *, Rounding, float *);
+using AccumulateStep = void (*)(const float *, int64_t, int64_t, const float *, int64_t, float *);
+
+template <RowStep kRowStep, AccumulateStep kAccumulate>
+void accumulate_in_steps(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
+                         Rounding rounding, const float *x, int64_t x_stride, int64_t rows, float *acc) {
+  alignas(64) float panel[kMaxFusedRows * kPanelCols];
+  for (int64_t t = 0; t < kp; ++t) kRowStep(bytes + t * row_bytes, offset, scale, rounding, panel + t * kPanelCols);
   kAccumulate(x, x_stride, rows, panel, kp, acc);
+}
+
+// dequant_row as a row step over bytes.
+template <void (*kDequantRow)(const int8_t *, const float *, const float *, Rounding, float *)>
+void int8_row_step(const uint8_t *bytes, const float *offset, const float *scale, Rounding rounding, float *out) {
+  kDequantRow(reinterpret_cast<const int8_t *>(bytes), offset, scale, rounding, out);
 }
 
 #define INT4PACK_ISA(name, arch, flags, requirement) INT4PACK_ON_##arch(extern const MatmulKernels matmul_##name;)

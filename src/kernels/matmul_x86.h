@@ -98,8 +98,6 @@ inline I bf16_round_bits_after_arithmetic(I bits) {
   return Ops::iand(Ops::iadd(Ops::iadd(bits, Ops::iset1(0x7FFF)), lsb), Ops::iset1(static_cast<int>(0xFFFF0000u)));
 }
 
-// The rows of an INT4 tile that share one scale and offset row, antiquantized in registers: the row's 64
-// values come from Ops::int4_to_float and take the golden steps of dequant_row_fixed.
 // A decoder's columns in their natural order: how accumulate_decoded_rows loads and stores one row of
 // accumulators. A decoder that yields its columns in another order brings its own pair.
 template <typename Ops>
@@ -112,12 +110,35 @@ struct NaturalColumns {
   }
 };
 
-template <typename Ops, bool kOffset, Rounding kRounding>
-struct Int4RowDecoder : NaturalColumns<Ops> {
+// The stored values of a weight row as floats, and the unfused row step over them: 64 int4 values in 32
+// bytes, or 64 int8 values.
+template <typename Ops>
+struct Int4Values {
+  static void to_float(const uint8_t *bytes, typename Ops::V *w) { Ops::int4_to_float(bytes, w); }
+  static void dequant(const uint8_t *bytes, const float *offset, const float *scale, Rounding r, float *out) {
+    dequant_int4_row_x86<Ops>(bytes, offset, scale, r, out);
+  }
+};
+
+template <typename Ops>
+struct Int8Values {
+  static void to_float(const uint8_t *bytes, typename Ops::V *w) {
+    for (int64_t v = 0; v < kPanelCols / Ops::kLanes; ++v)
+      w[v] = Ops::from_int8(reinterpret_cast<const int8_t *>(bytes) + v * Ops::kLanes);
+  }
+  static void dequant(const uint8_t *bytes, const float *offset, const float *scale, Rounding r, float *out) {
+    dequant_row_x86<Ops>(reinterpret_cast<const int8_t *>(bytes), offset, scale, r, out);
+  }
+};
+
+// The rows of a tile that share one scale and offset row, antiquantized in registers: the row's 64 values
+// come from Values::to_float and take the golden steps of dequant_row_fixed.
+template <typename Ops, typename Values, bool kOffset, Rounding kRounding>
+struct RowDecoder : NaturalColumns<Ops> {
   using V = typename Ops::V;
   static constexpr int kVectors = static_cast<int>(kPanelCols / Ops::kLanes);
   V offset[kVectors], scale[kVectors];
-  Int4RowDecoder(const float *o, const float *s) {
+  RowDecoder(const float *o, const float *s) {
     for (int v = 0; v < kVectors; ++v) {
       if constexpr (kOffset) offset[v] = Ops::load(o + v * Ops::kLanes);
       scale[v] = Ops::load(s + v * Ops::kLanes);
@@ -131,7 +152,7 @@ struct Int4RowDecoder : NaturalColumns<Ops> {
     }
   }
   void decode(const uint8_t *bytes, V *w) const {
-    Ops::int4_to_float(bytes, w);
+    Values::to_float(bytes, w);
     for (int v = 0; v < kVectors; ++v) {
       if constexpr (kOffset) w[v] = round(Ops::add(w[v], offset[v]));
       w[v] = round(Ops::mul(w[v], scale[v]));
@@ -189,16 +210,16 @@ inline void accumulate_decoded_upto(const Decoder &d, const uint8_t *bytes, int6
   if constexpr (kRows > 1) accumulate_decoded_upto<Ops, kRows - 1>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
 }
 
-// accumulate_int4 over a decoder: up to kFusedRows rows of x straight from the decoded registers; more
-// rows from a panel decoded once, kAccRows rows of x at a time.
+// accumulate_int4 / accumulate_int8 over a decoder: up to kFusedRows rows of x straight from the decoded
+// registers; more rows from a panel decoded once, kAccRows rows of x at a time.
 template <typename Ops, int kFusedRows, int kAccRows, typename Decoder>
-inline void accumulate_int4_decoded(const Decoder &d, const uint8_t *bytes, int64_t row_bytes, int64_t kp,
-                                    const float *x, int64_t x_stride, int64_t rows, float *acc) {
+inline void accumulate_fused(const Decoder &d, const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *x,
+                             int64_t x_stride, int64_t rows, float *acc) {
   if (rows <= kFusedRows)
     return accumulate_decoded_upto<Ops, kFusedRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
   using V = typename Ops::V;
   constexpr int kVectors = static_cast<int>(kPanelCols / Ops::kLanes);
-  alignas(64) float panel[kMaxInt4Rows * kPanelCols];
+  alignas(64) float panel[kMaxFusedRows * kPanelCols];
   for (int64_t t = 0; t < kp; ++t) {
     V w[kVectors];
     d.decode(bytes + t * row_bytes, w);
@@ -207,34 +228,34 @@ inline void accumulate_int4_decoded(const Decoder &d, const uint8_t *bytes, int6
   accumulate_x86<Ops, kAccRows>(x, x_stride, rows, panel, kp, acc);
 }
 
-template <typename Ops, int kFusedRows, int kAccRows, bool kOffset>
-inline void accumulate_int4_rounded(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
-                                    const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
-                                    float *acc) {
+template <typename Ops, typename Values, int kFusedRows, int kAccRows, bool kOffset>
+inline void accumulate_fused_rounded(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
+                                     const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
+                                     float *acc) {
   if (r == Rounding::kHalf) {
-    const Int4RowDecoder<Ops, kOffset, Rounding::kHalf> d(offset, scale);
-    return accumulate_int4_decoded<Ops, kFusedRows, kAccRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
+    const RowDecoder<Ops, Values, kOffset, Rounding::kHalf> d(offset, scale);
+    return accumulate_fused<Ops, kFusedRows, kAccRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
   }
-  const Int4RowDecoder<Ops, kOffset, Rounding::kBFloat16> d(offset, scale);
-  accumulate_int4_decoded<Ops, kFusedRows, kAccRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
+  const RowDecoder<Ops, Values, kOffset, Rounding::kBFloat16> d(offset, scale);
+  accumulate_fused<Ops, kFusedRows, kAccRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
 }
 
-template <typename Ops, int kFusedRows, int kAccRows>
-inline void accumulate_int4_x86(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
-                                const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
-                                float *acc) {
+// accumulate_int4 (Values = Int4Values<Ops>) and accumulate_int8 (Int8Values<Ops>).
+template <typename Ops, typename Values, int kFusedRows, int kAccRows>
+inline void accumulate_fused_x86(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
+                                 const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
+                                 float *acc) {
   if (scale == nullptr || r == Rounding::kNone) {  // the packed-scale mode: rare, through a panel
-    alignas(64) float panel[kMaxInt4Rows * kPanelCols];
-    for (int64_t t = 0; t < kp; ++t)
-      dequant_int4_row_x86<Ops>(bytes + t * row_bytes, offset, scale, r, panel + t * kPanelCols);
+    alignas(64) float panel[kMaxFusedRows * kPanelCols];
+    for (int64_t t = 0; t < kp; ++t) Values::dequant(bytes + t * row_bytes, offset, scale, r, panel + t * kPanelCols);
     return accumulate_x86<Ops, kAccRows>(x, x_stride, rows, panel, kp, acc);
   }
   if (offset != nullptr) {
-    return accumulate_int4_rounded<Ops, kFusedRows, kAccRows, true>(bytes, row_bytes, kp, offset, scale, r, x, x_stride,
-                                                                    rows, acc);
+    return accumulate_fused_rounded<Ops, Values, kFusedRows, kAccRows, true>(bytes, row_bytes, kp, offset, scale, r, x,
+                                                                             x_stride, rows, acc);
   }
-  accumulate_int4_rounded<Ops, kFusedRows, kAccRows, false>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows,
-                                                            acc);
+  accumulate_fused_rounded<Ops, Values, kFusedRows, kAccRows, false>(bytes, row_bytes, kp, offset, scale, r, x,
+                                                                     x_stride, rows, acc);
 }
 
 // multiply_add_int4: each column's 64 values looked up in its 16-entry table (Ops::int4_lookup), then

@@ -183,12 +183,14 @@ TEST_F(MatmulOutputModes, CannSampleScenariosGiveK) {
 // bits with 1, 2, 3 and 7 threads, and again.
 TEST_F(MatmulOutputModes, EveryThreadCountGivesTheSameBits) {
   if (int4packGetIsa() == nullptr) GTEST_SKIP() << "INT4PACK_ISA is invalid in this run";
-  std::vector<MatmulCase> cases(3);
+  std::vector<MatmulCase> cases(4);
   cases[0].m = 1, cases[0].k = 1024, cases[0].n = 640;
   cases[1].m = 70, cases[1].k = 512, cases[1].n = 130, cases[1].mode = MatmulCase::kPerGroup, cases[1].group_size = 128;
   cases[1].offset = true;
   cases[2].m = 300, cases[2].k = 256, cases[2].n = 64, cases[2].nz = true, cases[2].mode = MatmulCase::kPerGroup;
   cases[2].group_size = 64, cases[2].bf16 = true, cases[2].bias = true;
+  cases[3].m = 2, cases[3].k = 1024, cases[3].n = 650, cases[3].weight = WeightDtype::kInt8;
+  cases[3].mode = MatmulCase::kPerGroup, cases[3].group_size = 128, cases[3].offset = true;
   for (MatmulCase &c : cases) {
     const reference::GoldenMatmul g = draw(c);
     std::vector<uint8_t> first;

@@ -176,17 +176,19 @@ TEST_P(FloatKernels, AccumulateMatchesScalar) {
   }
 }
 
-// The fused INT4 step against the scalar one (dequant_int4_row, then accumulate): every row count the
-// fused paths and the panel path take, weight rows apart as in ND and NZ, every offset/scale/rounding
-// mode, special scales included.
-TEST_P(FloatKernels, AccumulateInt4MatchesScalar) {
-  std::mt19937 gen(12);
+// A fused step (accumulate_int4 or accumulate_int8) against the scalar one (its row step, then accumulate):
+// every row count the fused paths and the panel path take, weight rows apart as in ND and NZ, every
+// offset/scale/rounding mode, special scales included. value_bytes: a row's 64 stored values' bytes.
+using FusedStep = decltype(kernels::MatmulKernels::accumulate_int4);
+void check_fused_step(FusedStep kernels::MatmulKernels::*step, const kernels::Isa &isa, int64_t value_bytes,
+                      unsigned seed) {
+  std::mt19937 gen(seed);
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f), scales(1e-4f, 0.1f), offsets(-9.0f, 9.0f);
   const std::vector<float> specials = interesting_floats(0);
   int round = 0;
   for (int64_t rows : {1, 2, 3, 4, 5, 8, 17, 32}) {
     for (int64_t kp : {1, 15, 16, 17, 64, 127, 128}) {
-      for (int64_t row_bytes : {int64_t{32}, int64_t{96 + 32}}) {
+      for (int64_t row_bytes : {value_bytes, value_bytes + 96}) {
         ++round;
         for (auto rounding : {kernels::Rounding::kHalf, kernels::Rounding::kBFloat16, kernels::Rounding::kNone}) {
           const auto as_type = [rounding](float v) {
@@ -213,10 +215,9 @@ TEST_P(FloatKernels, AccumulateInt4MatchesScalar) {
             std::vector<float> got(static_cast<size_t>(rows * kernels::kPanelCols));
             for (float &v : got) v = unit(gen);
             std::vector<float> want = got;
-            isa_->matmul->accumulate_int4(bytes.data(), row_bytes, kp, o, sc, rounding, x.data(), x_stride, rows,
-                                          got.data());
-            scalar_isa().matmul->accumulate_int4(bytes.data(), row_bytes, kp, o, sc, rounding, x.data(), x_stride, rows,
-                                                 want.data());
+            (isa.matmul->*step)(bytes.data(), row_bytes, kp, o, sc, rounding, x.data(), x_stride, rows, got.data());
+            (scalar_isa().matmul->*step)(bytes.data(), row_bytes, kp, o, sc, rounding, x.data(), x_stride, rows,
+                                         want.data());
             for (size_t i = 0; i < got.size(); ++i) {
               ASSERT_EQ(float_bits(got[i]), float_bits(want[i]))
                   << rows << " rows, kp " << kp << ", row bytes " << row_bytes << ", rounding "
@@ -227,6 +228,14 @@ TEST_P(FloatKernels, AccumulateInt4MatchesScalar) {
       }
     }
   }
+}
+
+TEST_P(FloatKernels, AccumulateInt4MatchesScalar) {
+  check_fused_step(&kernels::MatmulKernels::accumulate_int4, *isa_, kernels::kPanelCols / 2, 12);
+}
+
+TEST_P(FloatKernels, AccumulateInt8MatchesScalar) {
+  check_fused_step(&kernels::MatmulKernels::accumulate_int8, *isa_, kernels::kPanelCols, 13);
 }
 
 // The table step of a transposed INT4 tile against the scalar one: every nibble through each column's
