@@ -223,7 +223,7 @@ inline void accumulate_fused(const Decoder &d, const uint8_t *bytes, int64_t row
   for (int64_t t = 0; t < kp; ++t) {
     V w[kVectors];
     d.decode(bytes + t * row_bytes, w);
-    for (int v = 0; v < kVectors; ++v) Ops::store(panel + t * kPanelCols + v * Ops::kLanes, w[v]);
+    Decoder::store_acc(w, panel + t * kPanelCols);  // the panel in column order
   }
   accumulate_x86<Ops, kAccRows>(x, x_stride, rows, panel, kp, acc);
 }

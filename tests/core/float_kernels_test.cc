@@ -206,6 +206,22 @@ void check_fused_step(FusedStep kernels::MatmulKernels::*step, const kernels::Is
           if (round % 4 == 1) scale[5] = NAN;
           if (round % 4 == 2) offset[9] = INFINITY;
           if (round % 4 == 3) offset[11] = as_type(3.0e38f);
+          // Subnormal antiquantized values, which a rounding that flushes them would get wrong, one case a
+          // round, in a column whose accumulators start at 0 so that nothing absorbs them: a subnormal scale;
+          // the smallest normal scale times w + 0.5; a subnormal offset with w = 0 throughout, scaled up.
+          const int subnormal_case = round % 3 == 1 ? (round / 3) % 3 : -1;
+          const int64_t subnormal_column = 20;
+          if (subnormal_case == 0) scale[subnormal_column] = as_type(1e-39f);
+          if (subnormal_case == 1) {
+            scale[subnormal_column] = as_type(std::ldexp(1.0f, -126));
+            offset[subnormal_column] = 0.5f;
+          }
+          if (subnormal_case == 2) {
+            offset[subnormal_column] = as_type(1e-39f);
+            scale[subnormal_column] = 1024.0f;  // r(offset) * scale is normal: only the offset's rounding flushes
+            const uint8_t keep = value_bytes == kernels::kPanelCols ? 0x00 : 0xF0;  // int8, or the high nibble
+            for (int64_t t = 0; t < kp; ++t) bytes[static_cast<size_t>(t * row_bytes + 20 * value_bytes / 64)] &= keep;
+          }
           const int64_t x_stride = kp + 5;
           std::vector<float> x(static_cast<size_t>(rows * x_stride));
           for (float &v : x) v = as_type(unit(gen));
@@ -213,7 +229,10 @@ void check_fused_step(FusedStep kernels::MatmulKernels::*step, const kernels::Is
             const float *o = (mode & 1) ? offset : nullptr;
             const float *sc = (mode & 2) ? scale : nullptr;
             std::vector<float> got(static_cast<size_t>(rows * kernels::kPanelCols));
-            for (float &v : got) v = unit(gen);
+            for (size_t i = 0; i < got.size(); ++i) {
+              const int64_t c = static_cast<int64_t>(i) % kernels::kPanelCols;
+              got[i] = subnormal_case >= 0 && c == subnormal_column ? 0.0f : unit(gen);
+            }
             std::vector<float> want = got;
             (isa.matmul->*step)(bytes.data(), row_bytes, kp, o, sc, rounding, x.data(), x_stride, rows, got.data());
             (scalar_isa().matmul->*step)(bytes.data(), row_bytes, kp, o, sc, rounding, x.data(), x_stride, rows,
