@@ -1,5 +1,5 @@
-// What this CPU and its OS support, read once (CPUID and XGETBV on x86-64; AArch64 always has NEON). The
-// requirements in isa_list.inc are expressions over these fields.
+// What this CPU and its OS support, read once (CPUID and XGETBV on x86-64; on AArch64, NEON always and the
+// rest from the kernel's HWCAP). The requirements in isa_list.inc are expressions over these fields.
 #ifndef INT4PACK_KERNELS_CPU_H_
 #define INT4PACK_KERNELS_CPU_H_
 
@@ -17,6 +17,7 @@ struct CpuFeatures {
   bool avx512fp16 = false;
   // AArch64.
   bool neon = false;
+  bool neon_fp16 = false;  // half-precision arithmetic, scalar and vector (FEAT_FP16: HWCAP_FPHP, HWCAP_ASIMDHP)
 };
 
 const CpuFeatures &cpu_features();

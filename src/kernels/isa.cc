@@ -6,6 +6,8 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+#elif defined(__aarch64__)
+#include <sys/auxv.h>
 #endif
 
 namespace int4pack::kernels {
@@ -45,7 +47,10 @@ CpuFeatures detect() {
 CpuFeatures detect() {
   CpuFeatures f;
 #if defined(__aarch64__)
-  f.neon = true;  // Advanced SIMD is part of every AArch64 CPU
+  f.neon = true;                                                   // Advanced SIMD is part of every AArch64 CPU
+  constexpr unsigned long kFphp = 1ul << 9, kAsimdhp = 1ul << 10;  // the kernel's HWCAP bits (asm/hwcap.h)
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  f.neon_fp16 = (hwcap & kFphp) != 0 && (hwcap & kAsimdhp) != 0;
 #endif
   return f;
 }
