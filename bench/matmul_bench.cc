@@ -393,7 +393,8 @@ void register_all() {
   const int4pack::kernels::Isa *isas = nullptr;
   const int count = int4pack::kernels::compiled_isas(&isas);
   for (int i = 0; i < count; ++i) {
-    for (const Case &c : {one, Case{"f16/int4_nd/group128/m256", 256, kPrefillK, kPrefillN}}) {
+    const Case bf16_one{"bf16/int4_nd/group128/m1", 1, kDecodeK, kDecodeN, Weight::kInt4Nd, true};
+    for (const Case &c : {one, bf16_one, Case{"f16/int4_nd/group128/m256", 256, kPrefillK, kPrefillN}}) {
       tune(benchmark::RegisterBenchmark(("isa/" + std::string(isas[i].name) + "/" + c.name).c_str(), BM_Isa, c,
                                         std::string(isas[i].name)));
     }

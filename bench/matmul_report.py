@@ -71,7 +71,7 @@ def report(path):
         print(f"{'all threads vs one, decode m=1 ND':<44} {all_:>9.3f} ms   {'one thread: %.3f ms' % one:<34} {one / all_:>7.2f}")
     print("\nEach ISA against scalar (the engine, all threads):")
     isas = sorted({k.split("/")[1] for k in t if k.startswith("isa/")})
-    for case in ("f16/int4_nd/group128/m1", "f16/int4_nd/group128/m256"):
+    for case in ("f16/int4_nd/group128/m1", "bf16/int4_nd/group128/m1", "f16/int4_nd/group128/m256"):
         scalar = t.get(f"isa/scalar/{case}")
         cells = []
         for isa in isas:
