@@ -7,6 +7,7 @@
 #include "int4pack/matmul.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -37,6 +38,12 @@ constexpr int64_t kMinTilesTogether = 8;
 constexpr int64_t kNzTilesTogether = 1;
 constexpr int64_t kPrefetchRows = 24;
 constexpr int64_t kSegmentRows = 16;  // rows of each tile of a group taken at a time at decode
+// Decode-sized matmuls also split k into parts of at least this many rows (a multiple of kPanelRows), at
+// most kMaxKParts, and with partial sums of at most kPartialBytes.
+constexpr int64_t kKPartRows = 1024;
+constexpr int64_t kMaxKParts = 16;
+constexpr int64_t kPartialBytes = int64_t{2} << 20;
+static_assert(kKPartRows % kPanelRows == 0, "k parts hold whole panels");
 static_assert(kPanelRows <= kernels::kMaxFusedRows, "the fused steps take at most kMaxFusedRows rows");
 
 Result fail(ErrorKind kind, std::string message) {
@@ -424,10 +431,12 @@ struct Plan {
     }
   }
 
-  // `count` neighbouring tiles: rows [i0, i1), columns [j0, j0 + 64 * count). They walk k together, a
-  // panel of rows at a time, so an ND weight's rows are read a few cache lines at a time instead of half a
-  // line per tile, and the x panel is widened once for all of them when it is one row block.
-  void run_tiles(int64_t i0, int64_t i1, int64_t j_first, int64_t count) const {
+  // `count` neighbouring tiles: rows [i0, i1), columns [j0, j0 + 64 * count), over k rows [k_begin, k_end).
+  // They walk k together, a panel of rows at a time, so an ND weight's rows are read a few cache lines at a
+  // time instead of half a line per tile, and the x panel is widened once for all of them when it is one row
+  // block. The sums go to y (finish_tile), or with `partial` (rows x n) there unfinished.
+  void run_tiles(int64_t i0, int64_t i1, int64_t j_first, int64_t count, int64_t k_begin, int64_t k_end,
+                 float *partial) const {
     thread_local std::vector<int8_t> q;
     thread_local std::vector<float> panel, xs;
     thread_local TileGroup tg;
@@ -449,8 +458,8 @@ struct Plan {
     int64_t fused = 0;
     while (one_block && fused < count && direct(j_first + fused * kPanelCols)) ++fused;
     const kernels::MatmulKernels &mk = *isa->matmul;
-    for (int64_t k0 = 0; k0 < k; k0 += kPanelRows) {
-      const int64_t rows = std::min(kPanelRows, k - k0);
+    for (int64_t k0 = k_begin; k0 < k_end; k0 += kPanelRows) {
+      const int64_t rows = std::min(kPanelRows, k_end - k0);
       if (one_block) widen_x(i0, i1 - i0, k0, rows, xs.data());
       if (fused > 0) accumulate_direct(tg, k0, rows, i1 - i0, j_first, fused, xs.data());
       for (int64_t s = fused; s < count; ++s) {
@@ -478,7 +487,45 @@ struct Plan {
         }
       }
     }
-    for (int64_t s = 0; s < count; ++s) finish_tile(i0, i1, j_first + s * kPanelCols, tg.tile(s));
+    for (int64_t s = 0; s < count; ++s) {
+      const int64_t j0 = j_first + s * kPanelCols;
+      if (partial == nullptr) {
+        finish_tile(i0, i1, j0, tg.tile(s));
+        continue;
+      }
+      const int64_t live = std::min<int64_t>(kPanelCols, n - j0);
+      for (int64_t i = i0; i < i1; ++i) std::copy_n(tg.tile(s) + (i - i0) * kPanelCols, live, partial + i * n + j0);
+    }
+  }
+
+  // The rows of k each part takes when a decode-sized matmul splits k: a function of the shape alone, so
+  // that every thread count sums in the same order. k itself when it does not split.
+  int64_t k_part_rows(int64_t chunk_rows, bool dot) const {
+    if (dot || chunk_rows > kRowBlock) return k;
+    const int64_t by_rows = k / kKPartRows;
+    const int64_t by_bytes = kPartialBytes / (m * n * static_cast<int64_t>(sizeof(float)));
+    const int64_t parts = std::min({kMaxKParts, by_rows, by_bytes});
+    if (parts <= 1) return k;
+    return (k / parts + kPanelRows - 1) / kPanelRows * kPanelRows;
+  }
+
+  // y from the parts' partial sums (each m x n), added in the order of k, for tiles [t0, t1).
+  void finish_parts(const float *partials, int64_t parts, int64_t t0, int64_t t1) const {
+    thread_local std::vector<float> acc;
+    acc.resize(static_cast<size_t>(m * kPanelCols));
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t j0 = t * kPanelCols;
+      const int64_t live = std::min<int64_t>(kPanelCols, n - j0);
+      for (int64_t i = 0; i < m; ++i) {
+        float *a = acc.data() + i * kPanelCols;
+        std::copy_n(partials + i * n + j0, live, a);
+        for (int64_t p = 1; p < parts; ++p) {
+          const float *b = partials + p * m * n + i * n + j0;
+          for (int64_t c = 0; c < live; ++c) a[c] += b[c];
+        }
+      }
+      finish_tile(0, m, j0, acc.data());
+    }
   }
 };
 
@@ -622,7 +669,7 @@ Result weight_quant_matmul_with(const MatmulArgs &args, const Run &run) {
     const int64_t tiles = col_tiles * row_chunks;
     // Small problems stay on the calling thread (as packing does): threads cost more than they give.
     const int64_t work = plan.m * plan.k * plan.n;
-    const int use = work < (int64_t{1} << 20) ? 1 : static_cast<int>(std::min<int64_t>(threads, tiles));
+    const bool small = work < (int64_t{1} << 20);
     // Each thread takes a contiguous run of tiles: neighbouring ND tiles share the cache lines of every
     // weight row, which the second then finds in the cache.
     // Decode-sized row chunks walk several tiles together (run_tiles); large ones one at a time, since
@@ -634,19 +681,35 @@ Result weight_quant_matmul_with(const MatmulArgs &args, const Run &run) {
                              : chunk_rows > kRowBlock ? 1
                              : plan.weight.nz         ? kNzTilesTogether
                                                       : std::max(kMinTilesTogether, acc_tiles);
-    engine::run_parts(use, use, [&](int part) {
-      const int64_t last = tiles * (part + 1) / use;
-      for (int64_t t = tiles * part / use; t < last;) {
+    // Each thread's run in (part, tile) order: with k split, a thread reads whole weight rows (or long runs
+    // of NZ tiles) of its parts instead of a thin slice of every row, which many threads would cut short.
+    const int64_t part_rows = plan.k_part_rows(chunk_rows, dot);
+    const int64_t parts = (plan.k + part_rows - 1) / part_rows;
+    std::vector<float> partials(parts > 1 ? static_cast<size_t>(parts * plan.m * plan.n) : 0);
+    std::vector<std::atomic<int64_t>> parts_done(parts > 1 ? static_cast<size_t>(col_tiles) : 0);
+    const int64_t units = parts * tiles;
+    const int run_threads = small ? 1 : static_cast<int>(std::min<int64_t>(threads, units));
+    engine::run_parts(run_threads, run_threads, [&](int part) {
+      const int64_t last = units * (part + 1) / run_threads;
+      for (int64_t u = units * part / run_threads; u < last;) {
+        const int64_t kp = u / tiles, t = u % tiles;
         const int64_t chunk = t / col_tiles, first_col = t % col_tiles;
-        const int64_t count = std::min({together, last - t, col_tiles - first_col});
+        const int64_t count = std::min({together, last - u, col_tiles - first_col});
         const int64_t i0 = chunk * chunk_rows;
         const int64_t i1 = std::min(plan.m, i0 + chunk_rows);
         if (i0 < i1 && dot) {
           plan.run_transposed_tiles(i0, i1, first_col * kPanelCols, count);
         } else if (i0 < i1) {
-          plan.run_tiles(i0, i1, first_col * kPanelCols, count);
+          float *partial = parts > 1 ? partials.data() + kp * plan.m * plan.n : nullptr;
+          plan.run_tiles(i0, i1, first_col * kPanelCols, count, kp * part_rows, std::min(plan.k, (kp + 1) * part_rows),
+                         partial);
+          // Whoever adds a tile's last part finishes it (in the order of k, whichever thread that is).
+          for (int64_t c = first_col; partial != nullptr && c < first_col + count; ++c) {
+            if (parts_done[static_cast<size_t>(c)].fetch_add(1, std::memory_order_acq_rel) == parts - 1)
+              plan.finish_parts(partials.data(), parts, c, c + 1);
+          }
         }
-        t += count;
+        u += count;
       }
     });
   } catch (const std::bad_alloc &) {

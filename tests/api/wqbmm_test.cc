@@ -179,18 +179,23 @@ TEST_F(MatmulOutputModes, CannSampleScenariosGiveK) {
   }
 }
 
-// Large enough to be split over threads (tiles of 64 columns, and rows when the tiles are few): the same
-// bits with 1, 2, 3 and 7 threads, and again.
+// Large enough to be split over threads (tiles of 64 columns, rows when the tiles are few, and at decode
+// parts of k): the same bits with 1, 2, 3 and 7 threads, and again.
 TEST_F(MatmulOutputModes, EveryThreadCountGivesTheSameBits) {
   if (int4packGetIsa() == nullptr) GTEST_SKIP() << "INT4PACK_ISA is invalid in this run";
-  std::vector<MatmulCase> cases(4);
+  std::vector<MatmulCase> cases(6);
   cases[0].m = 1, cases[0].k = 1024, cases[0].n = 640;
   cases[1].m = 70, cases[1].k = 512, cases[1].n = 130, cases[1].mode = MatmulCase::kPerGroup, cases[1].group_size = 128;
   cases[1].offset = true;
   cases[2].m = 300, cases[2].k = 256, cases[2].n = 64, cases[2].nz = true, cases[2].mode = MatmulCase::kPerGroup;
   cases[2].group_size = 64, cases[2].bf16 = true, cases[2].bias = true;
-  cases[3].m = 2, cases[3].k = 1024, cases[3].n = 650, cases[3].weight = WeightDtype::kInt8;
+  cases[3].m = 2, cases[3].k = 2176, cases[3].n = 650, cases[3].weight = WeightDtype::kInt8;
   cases[3].mode = MatmulCase::kPerGroup, cases[3].group_size = 128, cases[3].offset = true;
+  // k in three parts, the last one short; a group of 96 rows straddles the parts' edges.
+  cases[4].m = 3, cases[4].k = 3272, cases[4].n = 130, cases[4].mode = MatmulCase::kPerGroup;
+  cases[4].group_size = 96, cases[4].offset = true;
+  cases[5].m = 1, cases[5].k = 2112, cases[5].n = 64, cases[5].nz = true, cases[5].mode = MatmulCase::kPerGroup;
+  cases[5].group_size = 64, cases[5].bf16 = true, cases[5].bias = true;
   for (MatmulCase &c : cases) {
     const reference::GoldenMatmul g = draw(c);
     std::vector<uint8_t> first;
