@@ -38,7 +38,7 @@
 
 namespace {
 
-enum class Weight { kInt4Nd, kInt4Nz, kInt4NzTransposed, kInt8Nd };
+enum class Weight { kInt4Nd, kInt4Nz, kInt4NzTransposed, kInt8Nd, kInt8Nz };
 
 struct Case {
   std::string name;
@@ -113,7 +113,7 @@ Data make_data(const Case &c) {
     h = c.bf16 ? int4pack::float_to_bfloat16(s) : int4pack::float_to_half(s);
   }
   d.y.resize(static_cast<size_t>(c.m * c.n));
-  if (c.weight == Weight::kInt8Nd) {
+  if (c.weight == Weight::kInt8Nd || c.weight == Weight::kInt8Nz) {  // random bytes: any layout
     d.weight.resize(static_cast<size_t>(c.k * c.n));
     for (uint8_t &b : d.weight) b = static_cast<uint8_t>(gen());
     return d;
@@ -169,6 +169,11 @@ struct Tensors {
       case Weight::kInt8Nd:
         w = aclCreateTensor(wd, 2, ACL_INT8, nullptr, 0, ACL_FORMAT_ND, wd, 2, weight);
         break;
+      case Weight::kInt8Nz: {
+        const int64_t st[4] = {(c.n + 31) / 32, (c.k + 15) / 16, 16, 32};
+        w = aclCreateTensor(wd, 2, ACL_INT8, nullptr, 0, ACL_FORMAT_FRACTAL_NZ, st, 4, weight);
+        break;
+      }
       case Weight::kInt4Nd:
         w = aclCreateTensor(wd, 2, ACL_INT4, nullptr, 0, ACL_FORMAT_ND, wd, 2, weight);
         break;
@@ -191,7 +196,8 @@ struct Tensors {
 };
 
 void set_counters(benchmark::State &state, const Case &c) {
-  const double weight_bytes = c.weight == Weight::kInt8Nd ? static_cast<double>(c.k * c.n) : c.k * c.n / 2.0;
+  const bool int8 = c.weight == Weight::kInt8Nd || c.weight == Weight::kInt8Nz;
+  const double weight_bytes = int8 ? static_cast<double>(c.k * c.n) : c.k * c.n / 2.0;
   state.counters["weight_GBps"] =
       benchmark::Counter(weight_bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
   state.counters["threads_used"] = int4pack::engine::thread_count();
@@ -257,7 +263,8 @@ void BM_Isa(benchmark::State &state, Case c, std::string isa) {
   a.weight = {
       d.weight.data(),
       d.weight.size(),
-      c.weight == Weight::kInt8Nd ? int4pack::ElementType::kInt8 : int4pack::ElementType::kInt4,
+      c.weight == Weight::kInt8Nd || c.weight == Weight::kInt8Nz ? int4pack::ElementType::kInt8
+                                                                 : int4pack::ElementType::kInt4,
       c.weight == Weight::kInt4Nd || c.weight == Weight::kInt8Nd ? int4pack::Layout::kNd : int4pack::Layout::kNz,
       c.weight == Weight::kInt4NzTransposed,
       c.k,
@@ -375,6 +382,8 @@ void register_all() {
   }
   cases.push_back({"f16/int4_nd/channel/m1", 1, kDecodeK, kDecodeN, Weight::kInt4Nd, false, 0});
   cases.push_back({"f16/int8_nd/channel/m1", 1, kDecodeK, kDecodeN, Weight::kInt8Nd, false, 0});
+  cases.push_back({"bf16/int8_nd/channel/m1", 1, kDecodeK, kDecodeN, Weight::kInt8Nd, true, 0});
+  cases.push_back({"f16/int8_nz/channel/m1", 1, kDecodeK, kDecodeN, Weight::kInt8Nz, false, 0});
   cases.push_back({"f16/int4_nz_transposed/channel/m1", 1, kDecodeK, kDecodeN, Weight::kInt4NzTransposed, false, 0});
   for (const Case &c : cases) tune(benchmark::RegisterBenchmark(("wqbmm/" + c.name).c_str(), BM_Operator, c, 0));
   const Case one{"f16/int4_nd/group128/m1", 1, kDecodeK, kDecodeN};

@@ -62,7 +62,12 @@ def report(path):
                          "target": 1.2, "met": bf16 / f16 <= 1.2})
             print(f"{'BF16 ' + case:<44} {bf16:>9.3f} ms   {'the FLOAT16 case (time ratio)':<34} {bf16 / f16:>7.2f}"
                   f"  (target 1.2)  {'yes' if bf16 / f16 <= 1.2 else 'NO'}")
+    f16, bf16 = t.get("wqbmm/f16/int8_nd/channel/m1"), t.get("wqbmm/bf16/int8_nd/channel/m1")
+    if f16 and bf16:
+        rows.append({"case": "bf16 int8_nd/channel/m1", "ms": bf16, "against": "the FLOAT16 case", "ratio": bf16 / f16})
+        print(f"{'BF16 INT8 ND, m=1':<44} {bf16:>9.3f} ms   {'the FLOAT16 case (time ratio)':<34} {bf16 / f16:>7.2f}")
     for case, label in (("f16/int4_nd/channel/m1", "per-channel ND, m=1"), ("f16/int8_nd/channel/m1", "INT8 ND, m=1"),
+                        ("f16/int8_nz/channel/m1", "INT8 NZ, m=1"),
                         ("f16/int4_nz_transposed/channel/m1", "transposed NZ per-channel, m=1")):
         row(label, case, "read_only/8192x14336", "read-only pass (int4 bytes), in cache")
     one, all_ = t.get("wqbmm_1thread/f16/int4_nd/group128/m1"), t.get("wqbmm/f16/int4_nd/group128/m1")

@@ -173,6 +173,11 @@ struct Plan {
     for (int64_t b = j_first * row_bytes / n; b < end; b += 64) __builtin_prefetch(bytes + b);
   }
 
+  // The 32 INT8 values of row `row`, columns [j0, j0 + 32), of an INT8 FRACTAL_NZ weight (C0 = 32).
+  const uint8_t *int8_nz_row(int64_t row, int64_t j0) const {
+    return weight.data + ((j0 / 32) * ((k + 15) / 16) + row / 16) * 512 + (row % 16) * 32;
+  }
+
   // The stored values of row `row`, columns [j0, j0 + 64), of a weight that is not transposed: 32 bytes of
   // INT4 (ND or NZ), or 64 INT8 values (ND).
   const uint8_t *stored_row(int64_t row, int64_t j0) const {
@@ -412,6 +417,11 @@ struct Plan {
     const kernels::MatmulKernels &mk = *isa->matmul;
     const int64_t row_bytes = !weight.int4 ? n : weight.nz ? kPanelCols / 2 : n / 2;
     const auto fused = weight.int4 ? mk.accumulate_int4 : mk.accumulate_int8;
+    // An INT8 NZ tile row lies in two blocks of 32 columns: copied side by side first (a cheap step beside
+    // the antiquantization).
+    const bool staged = !weight.int4 && weight.nz;
+    thread_local std::vector<uint8_t> stage;
+    if (staged) stage.resize(static_cast<size_t>(kPanelRows * kPanelCols));
     // One tile has nothing to interleave.
     const int64_t segment = count == 1 ? rows : kSegmentRows;
     for (int64_t a = k0; a < k0 + rows; a += segment) {
@@ -423,7 +433,16 @@ struct Plan {
           const int64_t g = group_rows > 0 ? r0 / group_rows : 0;
           const int64_t r1 = group_rows > 0 ? std::min(b, (g + 1) * group_rows) : b;
           load_group(tg, s, g, j0);
-          fused(stored_row(r0, j0), row_bytes, r1 - r0, present(offset) ? tg.offset_row(s) : nullptr,
+          const uint8_t *values = stored_row(r0, j0);
+          if (staged) {
+            for (int64_t r = r0; r < r1; ++r) {
+              uint8_t *to = stage.data() + (r - r0) * kPanelCols;
+              std::memcpy(to, int8_nz_row(r, j0), 32);
+              std::memcpy(to + 32, int8_nz_row(r, j0 + 32), 32);
+            }
+            values = stage.data();
+          }
+          fused(values, staged ? kPanelCols : row_bytes, r1 - r0, present(offset) ? tg.offset_row(s) : nullptr,
                 packed_scale ? nullptr : tg.scale_row(s), rounding, xs + (r0 - k0), kPanelRows, x_rows, tg.tile(s));
           r0 = r1;
         }
@@ -451,12 +470,16 @@ struct Plan {
     const bool one_block = i1 - i0 <= kRowBlock;
     // Tiles of 64 real columns are decoded straight from their stored values (an INT4 ND row's 32 bytes or
     // NZ block row, an INT8 ND row's 64 values); the rest (a partial last ND tile, INT8 NZ, transposed) via
-    // an int8 panel. With one block of x rows the direct ones take accumulate_int4 or accumulate_int8.
+    // an int8 panel. With one block of x rows the direct ones, and INT8 NZ tiles of 64 real columns, take
+    // accumulate_int4 or accumulate_int8.
     const auto direct = [&](int64_t j0) {
       return !transposed && (weight.int4 ? weight.nz || j0 + kPanelCols <= n : !weight.nz && j0 + kPanelCols <= n);
     };
+    const auto fusable = [&](int64_t j0) {
+      return direct(j0) || (!transposed && !weight.int4 && j0 + kPanelCols <= n);
+    };
     int64_t fused = 0;
-    while (one_block && fused < count && direct(j_first + fused * kPanelCols)) ++fused;
+    while (one_block && fused < count && fusable(j_first + fused * kPanelCols)) ++fused;
     const kernels::MatmulKernels &mk = *isa->matmul;
     for (int64_t k0 = k_begin; k0 < k_end; k0 += kPanelRows) {
       const int64_t rows = std::min(kPanelRows, k_end - k0);

@@ -183,7 +183,7 @@ TEST_F(MatmulOutputModes, CannSampleScenariosGiveK) {
 // parts of k): the same bits with 1, 2, 3 and 7 threads, and again.
 TEST_F(MatmulOutputModes, EveryThreadCountGivesTheSameBits) {
   if (int4packGetIsa() == nullptr) GTEST_SKIP() << "INT4PACK_ISA is invalid in this run";
-  std::vector<MatmulCase> cases(6);
+  std::vector<MatmulCase> cases(7);
   cases[0].m = 1, cases[0].k = 1024, cases[0].n = 640;
   cases[1].m = 70, cases[1].k = 512, cases[1].n = 130, cases[1].mode = MatmulCase::kPerGroup, cases[1].group_size = 128;
   cases[1].offset = true;
@@ -196,6 +196,8 @@ TEST_F(MatmulOutputModes, EveryThreadCountGivesTheSameBits) {
   cases[4].group_size = 96, cases[4].offset = true;
   cases[5].m = 1, cases[5].k = 2112, cases[5].n = 64, cases[5].nz = true, cases[5].mode = MatmulCase::kPerGroup;
   cases[5].group_size = 64, cases[5].bf16 = true, cases[5].bias = true;
+  cases[6].m = 2, cases[6].k = 2176, cases[6].n = 130, cases[6].weight = WeightDtype::kInt8, cases[6].nz = true;
+  cases[6].mode = MatmulCase::kPerGroup, cases[6].group_size = 64, cases[6].offset = true, cases[6].bf16 = true;
   for (MatmulCase &c : cases) {
     const reference::GoldenMatmul g = draw(c);
     std::vector<uint8_t> first;
