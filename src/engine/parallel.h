@@ -4,7 +4,9 @@
 #define INT4PACK_ENGINE_PARALLEL_H_
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <exception>
 #include <thread>
 #include <vector>
 
@@ -28,7 +30,10 @@ struct Run {
   int64_t min_part_bytes = kMinPartBytes;
 };
 
-// Runs work(part) for part in [0, parts) on up to `threads` threads.
+// Runs work(part) for part in [0, parts) on up to `threads` threads. An exception may not leave an OpenMP
+// region or a std::thread (either would end the process), so each thread catches its own: once one part
+// has failed the rest are skipped, and the calling thread rethrows the first exception after the join
+// (typically std::bad_alloc, which the checked entry points turn into an out-of-memory status).
 template <typename Work>
 void run_parts(int parts, int threads, const Work &work) {
   if (parts <= 1 || threads <= 1) {
@@ -36,22 +41,30 @@ void run_parts(int parts, int threads, const Work &work) {
     return;
   }
   threads = std::min(threads, parts);
+  std::atomic<bool> failed{false};
+  std::exception_ptr first;
+  const auto run_from = [&](int t, int stride) {
+    try {
+      for (int p = t; p < parts && !failed.load(std::memory_order_relaxed); p += stride) work(p);
+    } catch (...) {
+      if (!failed.exchange(true)) first = std::current_exception();
+    }
+  };
 #if defined(_OPENMP)
 #pragma omp parallel num_threads(threads)
-  {
-    for (int p = omp_get_thread_num(); p < parts; p += omp_get_num_threads()) work(p);
-  }
+  run_from(omp_get_thread_num(), omp_get_num_threads());
 #else
   std::vector<std::thread> helpers;
   helpers.reserve(static_cast<size_t>(threads - 1));
-  for (int t = 1; t < threads; ++t) {
-    helpers.emplace_back([&work, t, threads, parts] {
-      for (int p = t; p < parts; p += threads) work(p);
-    });
+  try {
+    for (int t = 1; t < threads; ++t) helpers.emplace_back(run_from, t, threads);
+  } catch (...) {  // a thread that cannot start: the started ones stop early and are joined
+    if (!failed.exchange(true)) first = std::current_exception();
   }
-  for (int p = 0; p < parts; p += threads) work(p);
+  run_from(0, threads);
   for (auto &h : helpers) h.join();
 #endif
+  if (first) std::rethrow_exception(first);
 }
 
 // How many parts `input_bytes` of input make: one per thread at most, none under min_part_bytes, and no
