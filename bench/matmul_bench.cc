@@ -8,6 +8,8 @@
 //                              exceed twice the last-level cache: every call reads it from memory, as a
 //                              model's layers are at decode (the weight alone fits in a large L3)
 //   isa/<isa>/<case>           the engine with one ISA's kernels (every ISA against scalar)
+//   paired/cold/<case>         cold decode and the cold read pass in turns, each call timed (paired.h)
+//   paired/bf16_vs_f16/<case>  the BFLOAT16 case and its FLOAT16 twin in turns
 // FLOAT16 x unless the case says bf16; per-group 128 unless it says channel; no offset.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -24,6 +26,7 @@
 
 #include "acl/acl.h"
 #include "acl_session.h"
+#include "paired.h"
 #include "aclnnop/aclnn_weight_quant_batch_matmul_v2.h"
 #include "core/floats.h"
 #include "engine/matmul_run.h"
@@ -203,20 +206,23 @@ void set_counters(benchmark::State &state, const Case &c) {
   state.counters["threads_used"] = int4pack::engine::thread_count();
 }
 
-// One call of the operator on a case's tensors: false (and the benchmark stopped) if anything fails.
-bool run_operator(benchmark::State &state, const Case &c, const Tensors &t) {
+// One call of the operator on a case's tensors: false on an error.
+bool call_operator(const Case &c, const Tensors &t) {
   const aclrtStream stream = library().stream;
   uint64_t workspace = 0;
   aclOpExecutor *executor = nullptr;
-  if (aclnnWeightQuantBatchMatmulV2GetWorkspaceSize(t.x, t.w, t.scale, nullptr, nullptr, nullptr, nullptr,
-                                                    static_cast<int>(c.group), t.y, &workspace,
-                                                    &executor) != ACLNN_SUCCESS ||
-      aclnnWeightQuantBatchMatmulV2(nullptr, workspace, executor, stream) != ACLNN_SUCCESS ||
-      aclrtSynchronizeStream(stream) != ACL_SUCCESS) {
-    state.SkipWithError(aclGetRecentErrMsg());
-    return false;
-  }
-  return true;
+  return aclnnWeightQuantBatchMatmulV2GetWorkspaceSize(t.x, t.w, t.scale, nullptr, nullptr, nullptr, nullptr,
+                                                       static_cast<int>(c.group), t.y, &workspace,
+                                                       &executor) == ACLNN_SUCCESS &&
+         aclnnWeightQuantBatchMatmulV2(nullptr, workspace, executor, stream) == ACLNN_SUCCESS &&
+         aclrtSynchronizeStream(stream) == ACL_SUCCESS;
+}
+
+// One call of the operator on a case's tensors: false (and the benchmark stopped) if anything fails.
+bool run_operator(benchmark::State &state, const Case &c, const Tensors &t) {
+  if (call_operator(c, t)) return true;
+  state.SkipWithError(aclGetRecentErrMsg());
+  return false;
 }
 
 // The operator with the weight rotated over its copies: each call finds it out of cache.
@@ -318,6 +324,34 @@ void BM_ReadOnlyCold(benchmark::State &state, Case c) {
   state.counters["copies"] = static_cast<double>(d.copies.size());
 }
 
+// Cold decode and the cold read pass in turns: the read pass takes the copy half a rotation away from the
+// operator's, so every copy still goes unread for longer than the cache can hold it.
+void BM_PairedCold(benchmark::State &state, Case c) {
+  Data &d = data(c);
+  make_copies(&d);
+  std::vector<std::unique_ptr<Tensors>> tensors;
+  for (DeviceBytes &w : d.copies) tensors.push_back(std::make_unique<Tensors>(c, d, w.data()));
+  size_t next = 0;
+  measure_paired(
+      state, [&] { return call_operator(c, *tensors[next]); },
+      [&] {
+        benchmark::DoNotOptimize(read_pass(d.copies[(next + d.copies.size() / 2) % d.copies.size()]));
+        next = (next + 1) % d.copies.size();
+        return true;
+      });
+  set_counters(state, c);
+}
+
+// A BFLOAT16 case and its FLOAT16 twin (same shape and weight layout) in turns, each on its own data.
+void BM_PairedBf16(benchmark::State &state, Case bf16) {
+  Case f16 = bf16;
+  f16.bf16 = false;
+  f16.name = "f16" + bf16.name.substr(4);
+  const Tensors a(bf16, data(bf16)), b(f16, data(f16));
+  measure_paired(state, [&] { return call_operator(bf16, a); }, [&] { return call_operator(f16, b); });
+  set_counters(state, bf16);
+}
+
 // The simple algorithm: y[j] += x[c] * ((q - 8) * scale) over the ND bytes, one thread, float32.
 void BM_PlainLoop(benchmark::State &state, Case c) {
   Data &d = data(c);
@@ -393,6 +427,14 @@ void register_all() {
   for (const Case &c : cases) {
     if (c.k == kDecodeK && c.name.rfind("f16/int4_n", 0) == 0 && c.group == 128)
       tune(benchmark::RegisterBenchmark(("cold/wqbmm/" + c.name).c_str(), BM_OperatorCold, c));
+  }
+  for (const Case &c : cases) {
+    if (c.k == kDecodeK && c.name.rfind("f16/int4_n", 0) == 0 && c.group == 128)
+      tune(benchmark::RegisterBenchmark(("paired/cold/" + c.name).c_str(), BM_PairedCold, c));
+  }
+  for (const Case &c : cases) {
+    if (c.bf16 && c.group == 128 && (c.weight == Weight::kInt4Nd || c.m == 1 || c.m == 256))
+      tune(benchmark::RegisterBenchmark(("paired/bf16_vs_f16/" + c.name).c_str(), BM_PairedBf16, c));
   }
   tune(benchmark::RegisterBenchmark("plain_loop/m1", BM_PlainLoop, decode));
   for (int64_t m : {256, 1024}) {

@@ -13,6 +13,7 @@
 
 #include "acl/acl.h"
 #include "acl_session.h"
+#include "paired.h"
 #include "aclnnop/aclnn_convert_weight_to_int4_pack.h"
 #include "engine/pack.h"
 #include "engine/settings.h"
@@ -72,28 +73,45 @@ void set_input_bytes(benchmark::State &state, Shape s) {
   state.counters["cols"] = static_cast<double>(s.cols);
 }
 
-// Ours, end to end through the CANN API: phase 1, phase 2 on a stream, synchronize.
+// The weight and packed output of one combination as the CANN API takes them.
+struct PackTensors {
+  aclTensor *weight = nullptr;
+  aclTensor *out = nullptr;
+  PackTensors(Shape s, aclDataType dtype, aclFormat format) {
+    Buffers &b = buffers(s);
+    const int64_t w_dims[2] = {s.rows, s.cols};
+    const int64_t o_dims[2] = {s.rows, dtype == ACL_INT4 ? s.cols : s.cols / 8};
+    const int64_t nz[4] = {(s.cols + 63) / 64, (s.rows + 15) / 16, 16, dtype == ACL_INT4 ? 64 : 8};
+    weight = aclCreateTensor(w_dims, 2, ACL_INT32, nullptr, 0, ACL_FORMAT_ND, w_dims, 2, b.weight);
+    out = aclCreateTensor(o_dims, 2, dtype, nullptr, 0, format, format == ACL_FORMAT_ND ? o_dims : nz,
+                          format == ACL_FORMAT_ND ? 2 : 4, b.out);
+  }
+  ~PackTensors() {
+    aclDestroyTensor(weight);
+    aclDestroyTensor(out);
+  }
+  PackTensors(const PackTensors &) = delete;
+  PackTensors &operator=(const PackTensors &) = delete;
+};
+
+// One pack as a CANN program runs it: phase 1, phase 2 on a stream, synchronize. False on an error.
+bool pack_through_api(const PackTensors &t) {
+  uint64_t workspace = 0;
+  aclOpExecutor *executor = nullptr;
+  return aclnnConvertWeightToINT4PackGetWorkspaceSize(t.weight, t.out, &workspace, &executor) == ACLNN_SUCCESS &&
+         aclnnConvertWeightToINT4Pack(nullptr, workspace, executor, library().stream) == ACLNN_SUCCESS &&
+         aclrtSynchronizeStream(library().stream) == ACL_SUCCESS;
+}
+
+// Ours, end to end through the CANN API.
 void BM_Ours(benchmark::State &state, Shape s, aclDataType dtype, aclFormat format) {
-  Buffers &b = buffers(s);
-  const aclrtStream stream = library().stream;
-  const int64_t w_dims[2] = {s.rows, s.cols};
-  const int64_t o_dims[2] = {s.rows, dtype == ACL_INT4 ? s.cols : s.cols / 8};
-  const int64_t nz[4] = {(s.cols + 63) / 64, (s.rows + 15) / 16, 16, dtype == ACL_INT4 ? 64 : 8};
-  aclTensor *w = aclCreateTensor(w_dims, 2, ACL_INT32, nullptr, 0, ACL_FORMAT_ND, w_dims, 2, b.weight);
-  aclTensor *o = aclCreateTensor(o_dims, 2, dtype, nullptr, 0, format, format == ACL_FORMAT_ND ? o_dims : nz,
-                                 format == ACL_FORMAT_ND ? 2 : 4, b.out);
+  const PackTensors t(s, dtype, format);
   for (auto _ : state) {
-    uint64_t workspace = 0;
-    aclOpExecutor *executor = nullptr;
-    if (aclnnConvertWeightToINT4PackGetWorkspaceSize(w, o, &workspace, &executor) != ACLNN_SUCCESS ||
-        aclnnConvertWeightToINT4Pack(nullptr, workspace, executor, stream) != ACLNN_SUCCESS ||
-        aclrtSynchronizeStream(stream) != ACL_SUCCESS) {
+    if (!pack_through_api(t)) {
       state.SkipWithError(aclGetRecentErrMsg());
       break;
     }
   }
-  aclDestroyTensor(w);
-  aclDestroyTensor(o);
   set_input_bytes(state, s);
   state.counters["threads_used"] = int4packGetNumThreads();
 }
@@ -145,26 +163,43 @@ int32_t or_all(const int32_t *w, int64_t n) {
   return out;
 }
 
-void BM_ReadOnly(benchmark::State &state, Shape s) {
-  Buffers &b = buffers(s);
+// One read-only pass over the shape's input on `threads` threads.
+int32_t read_all(Shape s, int threads) {
   const int64_t n = s.rows * s.cols;
-  const int32_t *w = b.weight;
-  const int threads = int4pack::engine::thread_count();
-  for (auto _ : state) {
-    int32_t acc = 0;
+  const int32_t *w = buffers(s).weight;
+  int32_t acc = 0;
 #if defined(_OPENMP)
 #pragma omp parallel num_threads(threads) reduction(| : acc)
-    {
-      const int64_t t = omp_get_thread_num();
-      const int64_t nt = omp_get_num_threads();
-      acc |= or_all(w + n * t / nt, n * (t + 1) / nt - n * t / nt);
-    }
-#else
-    acc = or_all(w, n);
-#endif
-    benchmark::DoNotOptimize(acc);
+  {
+    const int64_t t = omp_get_thread_num();
+    const int64_t nt = omp_get_num_threads();
+    acc |= or_all(w + n * t / nt, n * (t + 1) / nt - n * t / nt);
   }
+#else
+  (void)threads;
+  acc = or_all(w, n);
+#endif
+  return acc;
+}
+
+void BM_ReadOnly(benchmark::State &state, Shape s) {
+  const int threads = int4pack::engine::thread_count();
+  for (auto _ : state) benchmark::DoNotOptimize(read_all(s, threads));
   set_input_bytes(state, s);
+  state.counters["threads_used"] = threads;
+}
+
+// Ours and the read pass in turns (paired.h): the fraction of the read pass that the drift of a shared
+// machine leaves alone.
+void BM_PairedWithRead(benchmark::State &state, Shape s, aclDataType dtype, aclFormat format) {
+  const PackTensors t(s, dtype, format);
+  const int threads = int4pack::engine::thread_count();
+  measure_paired(
+      state, [&] { return pack_through_api(t); },
+      [&] {
+        benchmark::DoNotOptimize(read_all(s, threads));
+        return true;
+      });
   state.counters["threads_used"] = threads;
 }
 
@@ -253,6 +288,10 @@ void register_all() {
       const std::string combo =
           std::string(dtype == ACL_INT4 ? "int4" : "int32") + (format == ACL_FORMAT_ND ? "_nd" : "_nz");
       tune(benchmark::RegisterBenchmark(("ours/" + combo + "/" + name).c_str(), BM_Ours, s, dtype, format));
+      if (!tiny && dtype == ACL_INT4) {
+        tune(benchmark::RegisterBenchmark(("paired/" + combo + "/" + name).c_str(), BM_PairedWithRead, s, dtype,
+                                          format));
+      }
     }
     for (PackedLayout layout : {PackedLayout::kNd, PackedLayout::kNz}) {
       const std::string l = layout == PackedLayout::kNd ? "nd" : "nz";
