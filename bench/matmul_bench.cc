@@ -26,7 +26,6 @@
 
 #include "acl/acl.h"
 #include "acl_session.h"
-#include "paired.h"
 #include "aclnnop/aclnn_weight_quant_batch_matmul_v2.h"
 #include "core/floats.h"
 #include "engine/matmul_run.h"
@@ -34,6 +33,7 @@
 #include "int4pack/engine.h"
 #include "int4pack/settings.h"
 #include "kernels/isa.h"
+#include "paired.h"
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -348,7 +348,8 @@ void BM_PairedBf16(benchmark::State &state, Case bf16) {
   f16.bf16 = false;
   f16.name = "f16" + bf16.name.substr(4);
   const Tensors a(bf16, data(bf16)), b(f16, data(f16));
-  measure_paired(state, [&] { return call_operator(bf16, a); }, [&] { return call_operator(f16, b); });
+  measure_paired(
+      state, [&] { return call_operator(bf16, a); }, [&] { return call_operator(f16, b); });
   set_counters(state, bf16);
 }
 

@@ -13,12 +13,12 @@
 
 #include "acl/acl.h"
 #include "acl_session.h"
-#include "paired.h"
 #include "aclnnop/aclnn_convert_weight_to_int4_pack.h"
 #include "engine/pack.h"
 #include "engine/settings.h"
 #include "int4pack/settings.h"
 #include "kernels/isa.h"
+#include "paired.h"
 
 #if defined(_OPENMP)
 #include <omp.h>

@@ -30,8 +30,8 @@ void measure_paired(benchmark::State &state, const Ours &ours, const Reference &
   };
   for (auto _ : state) {
     double a = 0, b = 0;
-    const bool ok = ratios.size() % 2 == 0 ? timed(ours, &a) && timed(reference, &b)
-                                           : timed(reference, &b) && timed(ours, &a);
+    const bool ok =
+        ratios.size() % 2 == 0 ? timed(ours, &a) && timed(reference, &b) : timed(reference, &b) && timed(ours, &a);
     if (!ok) {
       state.SkipWithError(aclGetRecentErrMsg());
       return;

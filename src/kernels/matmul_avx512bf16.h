@@ -89,26 +89,35 @@ struct Bf16Lanes {
 // No value of a row with this scale (and offset) row is subnormal on its way through the golden steps, so
 // VCVTNE2PS2BF16 rounds each exactly as they do. r(w + offset) is subnormal only for a subnormal offset (w =
 // 0). Otherwise a nonzero r(w + offset) is at least g = min(1, ulp(offset)) (w + offset is a multiple of g;
-// g = 1 without an offset), so a scale s with |s| * g >= 2^-126 keeps every nonzero product normal: in
-// biased exponents, e(s) + min(0, e(offset) - 134) >= 1. Zero scales and offsets, infinities and NaNs pass.
+// g = 1 without an offset), so a scale s with |s| * g >= 2^-126 keeps every nonzero product normal: with
+// exponents E = floor(log2 |v|) (VGETEXPPS, which gives subnormals theirs too), E(s) + min(0, E(offset) - 7)
+// >= -126. Without an offset that leaves "no subnormal scale". Zero scales and offsets, infinities and NaNs
+// pass (a NaN exponent compares false).
+inline __mmask16 subnormal_lanes(__m512 v) {
+  const __m512i bits = _mm512_castps_si512(v);
+  return _mm512_mask_testn_epi32_mask(_mm512_test_epi32_mask(bits, _mm512_set1_epi32(0x007FFFFF)), bits,
+                                      _mm512_set1_epi32(0x7F800000));
+}
+
 inline bool bf16_rounding_is_exact(const float *offset, const float *scale) {
-  const __m512i exponent = _mm512_set1_epi32(0xFF), magnitude = _mm512_set1_epi32(0x7FFFFFFF);
-  __mmask16 subnormal = 0;
+  __mmask16 fails = 0;
   for (int v = 0; v < 4; ++v) {
-    __m512i bound = _mm512_setzero_si512();  // log2 of g
-    if (offset != nullptr) {
-      const __m512i o = _mm512_loadu_si512(offset + 16 * v);
-      const __m512i e = _mm512_and_si512(_mm512_srli_epi32(o, 23), exponent);
-      const __mmask16 nonzero = _mm512_test_epi32_mask(o, magnitude);
-      subnormal |= _mm512_mask_cmpeq_epi32_mask(nonzero, e, _mm512_setzero_si512());
-      bound = _mm512_maskz_min_epi32(nonzero, _mm512_sub_epi32(e, _mm512_set1_epi32(134)), _mm512_setzero_si512());
+    const __m512 s = _mm512_loadu_ps(scale + 16 * v);
+    if (offset == nullptr) {
+      fails |= subnormal_lanes(s);
+      continue;
     }
-    const __m512i s = _mm512_loadu_si512(scale + 16 * v);
-    const __m512i e = _mm512_and_si512(_mm512_srli_epi32(s, 23), exponent);
-    subnormal |= _mm512_mask_cmplt_epi32_mask(_mm512_test_epi32_mask(s, magnitude), _mm512_add_epi32(e, bound),
-                                              _mm512_set1_epi32(1));
+    const __m512 o = _mm512_loadu_ps(offset + 16 * v);
+    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+    fails |= subnormal_lanes(o);
+    // min(E(offset) - 7, 0), 0 for a zero offset; MINPS gives its second operand, 0, for a NaN.
+    const __m512 bound =
+        _mm512_maskz_min_ps(_mm512_test_epi32_mask(_mm512_castps_si512(o), magnitude),
+                            _mm512_sub_ps(_mm512_getexp_ps(o), _mm512_set1_ps(7.0f)), _mm512_setzero_ps());
+    fails |= _mm512_mask_cmp_ps_mask(_mm512_test_epi32_mask(_mm512_castps_si512(s), magnitude),
+                                     _mm512_add_ps(_mm512_getexp_ps(s), bound), _mm512_set1_ps(-126.0f), _CMP_LT_OQ);
   }
-  return subnormal == 0;
+  return fails == 0;
 }
 
 // Each nibble looked up as the bfloat16 of its signed value, split into floats, offset and rounded, scaled

@@ -208,9 +208,18 @@ void check_fused_step(FusedStep kernels::MatmulKernels::*step, const kernels::Is
           if (round % 4 == 3) offset[11] = as_type(3.0e38f);
           // Subnormal antiquantized values, which a rounding that flushes them would get wrong, one case a
           // round, in a column whose accumulators start at 0 so that nothing absorbs them: a subnormal scale;
-          // the smallest normal scale times w + 0.5; a subnormal offset with w = 0 throughout, scaled up.
-          const int subnormal_case = round % 3 == 1 ? (round / 3) % 3 : -1;
+          // the smallest normal scale times w + 0.5; a subnormal offset with w = 0 throughout, scaled up;
+          // w = -1 throughout with offset 1 + 2^-7 and scale 2^-120, whose product 2^-127 is the first
+          // exponent past the bound on |scale| * ulp(offset).
+          const int subnormal_case = round % 3 == 1 ? (round / 3) % 4 : -1;
           const int64_t subnormal_column = 20;
+          // Column 20's stored value in every row: an int8, or the low nibble of byte 10.
+          const auto set_column_value = [&](uint8_t value) {
+            for (int64_t t = 0; t < kp; ++t) {
+              uint8_t &b = bytes[static_cast<size_t>(t * row_bytes + subnormal_column * value_bytes / 64)];
+              b = value_bytes == kernels::kPanelCols ? value : static_cast<uint8_t>((b & 0xF0) | (value & 0x0F));
+            }
+          };
           if (subnormal_case == 0) scale[subnormal_column] = as_type(1e-39f);
           if (subnormal_case == 1) {
             scale[subnormal_column] = as_type(std::ldexp(1.0f, -126));
@@ -218,9 +227,14 @@ void check_fused_step(FusedStep kernels::MatmulKernels::*step, const kernels::Is
           }
           if (subnormal_case == 2) {
             offset[subnormal_column] = as_type(1e-39f);
-            scale[subnormal_column] = 1024.0f;  // r(offset) * scale is normal: only the offset's rounding flushes
-            const uint8_t keep = value_bytes == kernels::kPanelCols ? 0x00 : 0xF0;  // int8, or the high nibble
-            for (int64_t t = 0; t < kp; ++t) bytes[static_cast<size_t>(t * row_bytes + 20 * value_bytes / 64)] &= keep;
+            // r(offset) * scale is normal, and |scale| * ulp(offset) too: only the offset's own rounding flushes.
+            scale[subnormal_column] = 8192.0f;
+            set_column_value(0);
+          }
+          if (subnormal_case == 3) {
+            offset[subnormal_column] = 1.0f + std::ldexp(1.0f, -7);
+            scale[subnormal_column] = as_type(std::ldexp(1.0f, -120));
+            set_column_value(0xFF);
           }
           const int64_t x_stride = kp + 5;
           std::vector<float> x(static_cast<size_t>(rows * x_stride));

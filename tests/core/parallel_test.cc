@@ -1,5 +1,7 @@
 // The engine's thread split (engine/parallel.h): every part runs once, and a part that throws neither ends
 // the process (an exception may not leave an OpenMP region or a std::thread) nor goes unreported.
+#include "engine/parallel.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,8 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/parallel.h"
-
 namespace int4pack::engine {
 namespace {
 
@@ -17,7 +17,8 @@ TEST(RunParts, EveryPartRunsOnce) {
   for (int threads : {1, 2, 3, 8}) {
     std::vector<std::atomic<int>> runs(17);
     run_parts(17, threads, [&](int p) { runs[static_cast<size_t>(p)].fetch_add(1); });
-    for (size_t p = 0; p < runs.size(); ++p) EXPECT_EQ(runs[p].load(), 1) << "part " << p << ", " << threads << " threads";
+    for (size_t p = 0; p < runs.size(); ++p)
+      EXPECT_EQ(runs[p].load(), 1) << "part " << p << ", " << threads << " threads";
   }
 }
 
