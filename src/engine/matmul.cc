@@ -163,8 +163,8 @@ struct Plan {
   }
 
   // An ND weight's rows lie n / 2 (INT4) or n (INT8) bytes apart, too far for the hardware prefetcher to
-  // follow a tile group down them: each row's lines for the whole group are asked for kPrefetchRows rows
-  // ahead.
+  // follow a tile group down them: on the panel path each row's lines for the whole group are asked for
+  // kPrefetchRows rows ahead. (The fused kernels ask for their rows themselves, spread over their work.)
   void prefetch_nd_row(int64_t row, int64_t j_first, int64_t count) const {
     if (weight.nz || transposed || row >= k) return;
     const int64_t row_bytes = weight.int4 ? n / 2 : n;
@@ -410,8 +410,8 @@ struct Plan {
 
   // Tiles [0, count) of a group, all decoded straight from their stored values, over panel rows
   // [k0, k0 + rows) with x's rows widened in xs (row stride kPanelRows): accumulate_int4 (or _int8) on
-  // kSegmentRows rows of each tile in turn, cut where the scale group changes, while an ND weight's rows are
-  // prefetched ahead.
+  // kSegmentRows rows of each tile in turn, cut where the scale group changes (the kernels prefetch the
+  // weight rows ahead).
   void accumulate_direct(TileGroup &tg, int64_t k0, int64_t rows, int64_t x_rows, int64_t j_first, int64_t count,
                          const float *xs) const {
     const kernels::MatmulKernels &mk = *isa->matmul;
@@ -426,7 +426,6 @@ struct Plan {
     const int64_t segment = count == 1 ? rows : kSegmentRows;
     for (int64_t a = k0; a < k0 + rows; a += segment) {
       const int64_t b = std::min(k0 + rows, a + segment);
-      for (int64_t r = a; r < b; ++r) prefetch_nd_row(r + kPrefetchRows, j_first, count);
       for (int64_t s = 0; s < count; ++s) {
         const int64_t j0 = j_first + s * kPanelCols;
         for (int64_t r0 = a; r0 < b;) {
