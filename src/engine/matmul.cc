@@ -703,20 +703,23 @@ Result weight_quant_matmul_with(const MatmulArgs &args, const Run &run) {
                              : chunk_rows > kRowBlock ? 1
                              : plan.weight.nz         ? kNzTilesTogether
                                                       : std::max(kMinTilesTogether, acc_tiles);
-    // Each thread's run in (part, tile) order: with k split, a thread reads whole weight rows (or long runs
-    // of NZ tiles) of its parts instead of a thin slice of every row, which many threads would cut short.
+    // Each thread's run of (part, tile) units: an ND weight's in (part, tile) order, so that with k split a
+    // thread reads whole weight rows of its parts instead of a thin slice of every row, which many threads
+    // would cut short; an NZ weight's in (tile, part) order, since a tile's parts lie one after another and
+    // a run of them is one stream of consecutive bytes (which the kernels prefetch across the parts' edges).
     const int64_t part_rows = plan.k_part_rows(chunk_rows, dot);
     const int64_t parts = (plan.k + part_rows - 1) / part_rows;
     std::vector<float> partials(parts > 1 ? static_cast<size_t>(parts * plan.m * plan.n) : 0);
     std::vector<std::atomic<int64_t>> parts_done(parts > 1 ? static_cast<size_t>(col_tiles) : 0);
     const int64_t units = parts * tiles;
+    const bool tile_major = plan.weight.nz && !dot;
     const int run_threads = small ? 1 : static_cast<int>(std::min<int64_t>(threads, units));
     engine::run_parts(run_threads, run_threads, [&](int part) {
       const int64_t last = units * (part + 1) / run_threads;
       for (int64_t u = units * part / run_threads; u < last;) {
-        const int64_t kp = u / tiles, t = u % tiles;
+        const int64_t kp = tile_major ? u % parts : u / tiles, t = tile_major ? u / parts : u % tiles;
         const int64_t chunk = t / col_tiles, first_col = t % col_tiles;
-        const int64_t count = std::min({together, last - u, col_tiles - first_col});
+        const int64_t count = tile_major ? 1 : std::min({together, last - u, col_tiles - first_col});
         const int64_t i0 = chunk * chunk_rows;
         const int64_t i1 = std::min(plan.m, i0 + chunk_rows);
         if (i0 < i1 && dot) {
