@@ -225,12 +225,18 @@ bool run_operator(benchmark::State &state, const Case &c, const Tensors &t) {
   return false;
 }
 
-// The operator with the weight rotated over its copies: each call finds it out of cache.
-void BM_OperatorCold(benchmark::State &state, Case c) {
-  Data &d = data(c);
+// The operator's descriptors over each copy of a case's weight (made here if need be).
+std::vector<std::unique_ptr<Tensors>> cold_tensors(const Case &c, Data &d) {
   make_copies(&d);
   std::vector<std::unique_ptr<Tensors>> tensors;
   for (DeviceBytes &w : d.copies) tensors.push_back(std::make_unique<Tensors>(c, d, w.data()));
+  return tensors;
+}
+
+// The operator with the weight rotated over its copies: each call finds it out of cache.
+void BM_OperatorCold(benchmark::State &state, Case c) {
+  Data &d = data(c);
+  const std::vector<std::unique_ptr<Tensors>> tensors = cold_tensors(c, d);
   size_t next = 0;
   for (auto _ : state) {
     if (!run_operator(state, c, *tensors[next])) break;
@@ -328,9 +334,7 @@ void BM_ReadOnlyCold(benchmark::State &state, Case c) {
 // operator's, so every copy still goes unread for longer than the cache can hold it.
 void BM_PairedCold(benchmark::State &state, Case c) {
   Data &d = data(c);
-  make_copies(&d);
-  std::vector<std::unique_ptr<Tensors>> tensors;
-  for (DeviceBytes &w : d.copies) tensors.push_back(std::make_unique<Tensors>(c, d, w.data()));
+  const std::vector<std::unique_ptr<Tensors>> tensors = cold_tensors(c, d);
   size_t next = 0;
   measure_paired(
       state, [&] { return call_operator(c, *tensors[next]); },
