@@ -29,16 +29,22 @@ def report(path):
     t, paired = load(path)
     rows = []
 
+    def paired_or_separate(ours, separate, pair, time_ratio=False):
+        """(ours ms, ratio, the paired entry or None): the paired benchmark's figures where it ran, else the
+        separate medians'. A time ratio (ours / reference) is the inverse of reference_over_ours."""
+        p = paired.get(pair) if pair else None
+        if p is None:
+            return ours, separate, None
+        return p["ours_ms"], 1 / p["reference_over_ours"] if time_ratio else p["reference_over_ours"], p
+
     def row(name, case, ms_ref, ref_name, target=None, prefix="wqbmm/", pair=None):
         """A ratio of separate medians; with `pair` (a paired benchmark) the paired ratio stands, the other beside it."""
         ours = t.get(prefix + case)
         ref = t.get(ms_ref)
         if ours is None or ref is None:
             return
-        ratio = separate = ref / ours
-        p = paired.get(pair) if pair else None
-        if p:
-            ours, ratio = p["ours_ms"], p["reference_over_ours"]
+        separate = ref / ours
+        ours, ratio, p = paired_or_separate(ours, separate, pair)
         ok = None if target is None else ratio >= target
         rows.append({"case": name, "ms": ours, "against": ref_name, "ratio": ratio, "target": target, "met": ok,
                      "paired": p is not None, "ratio_of_separate_medians": separate})
@@ -71,10 +77,8 @@ def report(path):
                  "int4_nd/group128/m1024", "int4_nz/group128/m256"):
         f16, bf16 = t.get("wqbmm/f16/" + case), t.get("wqbmm/bf16/" + case)
         if f16 and bf16:
-            ratio = separate = bf16 / f16
-            p = paired.get("paired/bf16_vs_f16/bf16/" + case)
-            if p:
-                bf16, ratio = p["ours_ms"], 1 / p["reference_over_ours"]
+            separate = bf16 / f16
+            bf16, ratio, p = paired_or_separate(bf16, separate, "paired/bf16_vs_f16/bf16/" + case, time_ratio=True)
             rows.append({"case": "bf16 " + case, "ms": bf16, "against": "the FLOAT16 case", "ratio": ratio,
                          "target": 1.2, "met": ratio <= 1.2, "paired": p is not None,
                          "ratio_of_separate_medians": separate})

@@ -45,8 +45,14 @@ def main():
 
     shapes = sorted({k.split("/")[-1] for k in t if k.startswith("read_only/")},
                     key=lambda s: (-int(s.split("x")[0]) * int(s.split("x")[1]), s))
-    isas = sorted({k.split("/")[1] for k in t if k.startswith("engine_isa/")}, key=lambda i: i == "scalar")
+    isas = sorted({k.split("/")[1] for k in t if k.startswith("engine_isa/")}, key=lambda i: (i == "scalar", i))
     threads = int(counters[f"ours/int4_nd/{shapes[0]}"]["threads_used"])
+
+    def one_thread_speedup(layout, shape):
+        """The engine on all threads against one, both with the ISA the one-thread run used (its label)."""
+        one = f"engine_1thread/{layout}/{shape}"
+        isa = counters[one].get("label") or isas[0]
+        return t[one] / t[f"engine_isa/{isa}/{layout}/{shape}"]
 
     rows = []
     print(f"int4pack benchmark: {context.get('num_cpus', '?')} CPUs at {context.get('mhz_per_cpu', '?')} MHz, "
@@ -68,7 +74,7 @@ def main():
                 "fraction_of_read_only": t[f"read_only/{shape}"] / ours,
                 "speedup_vs_cann_per_element": t[f"cann_per_element/{layout}/{shape}"] / ours,
                 "speedup_vs_numpy": numpy_ms[(layout, shape)] / ours,
-                "speedup_all_threads_vs_one": t[f"engine_1thread/{layout}/{shape}"] / t[f"engine_isa/{isas[0]}/{layout}/{shape}"],
+                "speedup_all_threads_vs_one": one_thread_speedup(layout, shape),
             }
             rows.append(row)
             print(f"{shape:<12} {combo:<9} {ours:>9.3f} {row['input_GBps']:>7.2f} {row['fraction_of_read_only']:>9.2f} "
