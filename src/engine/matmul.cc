@@ -396,7 +396,8 @@ struct Plan {
     std::vector<float> acc, params;  // params: each tile's scale row, then offset row
     std::vector<int64_t> loaded;
     int64_t tile_acc = 0;
-    float *scale_row(int64_t s) { return params.data() + s * 2 * kPanelCols; }
+    static constexpr int64_t kParamStride = 2 * kPanelCols;  // floats from a tile's scale row to the next's
+    float *scale_row(int64_t s) { return params.data() + s * kParamStride; }
     float *offset_row(int64_t s) { return scale_row(s) + kPanelCols; }
     float *tile(int64_t s) { return acc.data() + s * tile_acc; }
   };
@@ -409,42 +410,67 @@ struct Plan {
   }
 
   // Tiles [0, count) of a group, all decoded straight from their stored values, over panel rows
-  // [k0, k0 + rows) with x's rows widened in xs (row stride kPanelRows): accumulate_int4 (or _int8) on
-  // kSegmentRows rows of each tile in turn, cut where the scale group changes (the kernels prefetch the
-  // weight rows ahead).
+  // [k0, k0 + rows) with x's rows widened in xs (row stride kPanelRows), cut where the scale group changes:
+  // kSegmentRows rows of each tile in turn (the kernels prefetch the weight rows ahead), an INT4 weight's
+  // in one accumulate_int4_tiles call a cut.
   void accumulate_direct(TileGroup &tg, int64_t k0, int64_t rows, int64_t x_rows, int64_t j_first, int64_t count,
                          const float *xs) const {
-    const kernels::MatmulKernels &mk = *isa->matmul;
-    const int64_t row_bytes = !weight.int4 ? n : weight.nz ? kPanelCols / 2 : n / 2;
-    const auto fused = weight.int4 ? mk.accumulate_int4 : mk.accumulate_int8;
-    // An INT8 NZ tile row lies in two blocks of 32 columns: copied side by side first (a cheap step beside
-    // the antiquantization).
-    const bool staged = !weight.int4 && weight.nz;
-    thread_local std::vector<uint8_t> stage;
-    if (staged) stage.resize(static_cast<size_t>(kPanelRows * kPanelCols));
     // One tile has nothing to interleave.
     const int64_t segment = count == 1 ? rows : kSegmentRows;
-    for (int64_t a = k0; a < k0 + rows; a += segment) {
-      const int64_t b = std::min(k0 + rows, a + segment);
+    thread_local std::vector<uint8_t> tile_scratch;
+    if (weight.int4) tile_scratch.resize(static_cast<size_t>(count * kernels::kTileScratchBytes));
+    for (int64_t r0 = k0, r1 = k0; r0 < k0 + rows; r0 = r1) {
+      const int64_t g = group_rows > 0 ? r0 / group_rows : 0;
+      r1 = group_rows > 0 ? std::min(k0 + rows, (g + 1) * group_rows) : k0 + rows;
+      for (int64_t s = 0; s < count; ++s) load_group(tg, s, g, j_first + s * kPanelCols);
+      if (!weight.int4) {
+        accumulate_int8_direct(tg, r0, r1, segment, xs + (r0 - k0), x_rows, j_first, count);
+        continue;
+      }
+      const kernels::TileRun run{stored_row(r0, j_first),
+                                 weight.nz ? kPanelCols / 2 : n / 2,
+                                 weight.nz ? (k + 15) / 16 * 512 : kPanelCols / 2,  // from a tile to the next
+                                 r1 - r0,
+                                 count,
+                                 segment,
+                                 present(offset) ? tg.offset_row(0) : nullptr,
+                                 packed_scale ? nullptr : tg.scale_row(0),
+                                 TileGroup::kParamStride,
+                                 rounding,
+                                 xs + (r0 - k0),
+                                 kPanelRows,
+                                 x_rows,
+                                 tg.tile(0),
+                                 tg.tile_acc,
+                                 tile_scratch.data()};
+      isa->matmul->accumulate_int4_tiles(run);
+    }
+  }
+
+  // accumulate_direct's rows [r0, r1) of an INT8 weight, one scale group, x's rows from xs.
+  void accumulate_int8_direct(TileGroup &tg, int64_t r0, int64_t r1, int64_t segment, const float *xs, int64_t x_rows,
+                              int64_t j_first, int64_t count) const {
+    // An INT8 NZ tile row lies in two blocks of 32 columns: copied side by side first (a cheap step beside
+    // the antiquantization).
+    const bool staged = weight.nz;
+    thread_local std::vector<uint8_t> stage;
+    if (staged) stage.resize(static_cast<size_t>(kPanelRows * kPanelCols));
+    for (int64_t a = r0; a < r1; a += segment) {
+      const int64_t b = std::min(r1, a + segment);
       for (int64_t s = 0; s < count; ++s) {
         const int64_t j0 = j_first + s * kPanelCols;
-        for (int64_t r0 = a; r0 < b;) {
-          const int64_t g = group_rows > 0 ? r0 / group_rows : 0;
-          const int64_t r1 = group_rows > 0 ? std::min(b, (g + 1) * group_rows) : b;
-          load_group(tg, s, g, j0);
-          const uint8_t *values = stored_row(r0, j0);
-          if (staged) {
-            for (int64_t r = r0; r < r1; ++r) {
-              uint8_t *to = stage.data() + (r - r0) * kPanelCols;
-              std::memcpy(to, int8_nz_row(r, j0), 32);
-              std::memcpy(to + 32, int8_nz_row(r, j0 + 32), 32);
-            }
-            values = stage.data();
+        const uint8_t *values = stored_row(a, j0);
+        if (staged) {
+          for (int64_t r = a; r < b; ++r) {
+            uint8_t *to = stage.data() + (r - a) * kPanelCols;
+            std::memcpy(to, int8_nz_row(r, j0), 32);
+            std::memcpy(to + 32, int8_nz_row(r, j0 + 32), 32);
           }
-          fused(values, staged ? kPanelCols : row_bytes, r1 - r0, present(offset) ? tg.offset_row(s) : nullptr,
-                packed_scale ? nullptr : tg.scale_row(s), rounding, xs + (r0 - k0), kPanelRows, x_rows, tg.tile(s));
-          r0 = r1;
+          values = stage.data();
         }
+        isa->matmul->accumulate_int8(
+            values, staged ? kPanelCols : n, b - a, present(offset) ? tg.offset_row(s) : nullptr,
+            packed_scale ? nullptr : tg.scale_row(s), rounding, xs + (a - r0), kPanelRows, x_rows, tg.tile(s));
       }
     }
   }
@@ -463,7 +489,7 @@ struct Plan {
     xs.resize(kRowBlock * kPanelRows);
     tg.tile_acc = (i1 - i0) * kPanelCols;
     tg.acc.assign(static_cast<size_t>(count * tg.tile_acc), 0.0f);
-    tg.params.resize(static_cast<size_t>(count * 2 * kPanelCols));
+    tg.params.resize(static_cast<size_t>(count * TileGroup::kParamStride));
     tg.loaded.assign(static_cast<size_t>(count), -1);
     const bool has_offset = present(offset);
     const bool one_block = i1 - i0 <= kRowBlock;

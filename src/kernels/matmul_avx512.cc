@@ -39,8 +39,9 @@ void accumulate_int8_avx512(const uint8_t *bytes, int64_t row_bytes, int64_t kp,
 
 }  // namespace
 
-const MatmulKernels matmul_avx512{dequant_row_avx512,    dequant_int4_row_avx512, accumulate_avx512,
-                                  multiply_add_avx512,   accumulate_int4_avx512,  multiply_add_int4_x86<Avx512>,
-                                  accumulate_int8_avx512};
+const MatmulKernels matmul_avx512{dequant_row_avx512,     dequant_int4_row_avx512,
+                                  accumulate_avx512,      multiply_add_avx512,
+                                  accumulate_int4_avx512, multiply_add_int4_x86<Avx512>,
+                                  accumulate_int8_avx512, accumulate_int4_tiles_in_steps<accumulate_int4_avx512>};
 
 }  // namespace int4pack::kernels

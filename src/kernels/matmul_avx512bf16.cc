@@ -19,9 +19,10 @@ void accumulate_int4_avx512bf16(const uint8_t *bytes, int64_t row_bytes, int64_t
 
 }  // namespace
 
-const MatmulKernels matmul_avx512bf16 = {matmul_avx512.dequant_row,    matmul_avx512.dequant_int4_row,
-                                         matmul_avx512.accumulate,     matmul_avx512.multiply_add,
-                                         accumulate_int4_avx512bf16,   matmul_avx512.multiply_add_int4,
-                                         matmul_avx512.accumulate_int8};
+const MatmulKernels matmul_avx512bf16 = {
+    matmul_avx512.dequant_row,     matmul_avx512.dequant_int4_row,
+    matmul_avx512.accumulate,      matmul_avx512.multiply_add,
+    accumulate_int4_avx512bf16,    matmul_avx512.multiply_add_int4,
+    matmul_avx512.accumulate_int8, accumulate_int4_tiles_in_steps<accumulate_int4_avx512bf16>};
 
 }  // namespace int4pack::kernels

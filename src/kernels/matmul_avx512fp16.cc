@@ -6,6 +6,7 @@
 // steps.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "kernels/matmul_avx512_ops.h"
@@ -54,13 +55,30 @@ struct SplitColumns {
   }
 };
 
+// Accumulators that stay in SplitColumns' order in memory across calls (accumulate_int4_tiles): loaded and
+// stored as they are.
+struct SplitColumnsKept : NaturalColumns<Avx512> {};
+
 // matmul_x86.h's decoder interface, in half precision: a row's values as halves are offset and scaled
 // 32 columns an instruction, and widened to floats for the FMAs; in column order (NaturalColumns) or in
-// the bytes' order (SplitColumns).
+// the bytes' order (SplitColumns, SplitColumnsKept).
 template <bool kOffset, typename Columns>
 struct HalfSteps : Columns {
-  static constexpr bool kSplit = std::is_same_v<Columns, SplitColumns>;
+  static constexpr bool kSplit = !std::is_same_v<Columns, NaturalColumns<Avx512>>;
   __m512h offset[2], scale[2];
+  // Scale and offset halves as an earlier decoder of this order kept them (keep): scale[0..1], offset[0..1].
+  explicit HalfSteps(const __m512h *kept) {
+    for (int h = 0; h < 2; ++h) {
+      scale[h] = _mm512_loadu_ph(kept + h);
+      if constexpr (kOffset) offset[h] = _mm512_loadu_ph(kept + 2 + h);
+    }
+  }
+  void keep(__m512h *kept) const {
+    for (int h = 0; h < 2; ++h) {
+      _mm512_storeu_ph(kept + h, scale[h]);
+      if constexpr (kOffset) _mm512_storeu_ph(kept + 2 + h, offset[h]);
+    }
+  }
   HalfSteps(const float *o, const float *s) {
     if constexpr (kSplit) {
       if constexpr (kOffset) SplitColumns::halves_of(o, offset);
@@ -157,6 +175,50 @@ void accumulate_int4_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, c
   }
 }
 
+// The accumulators of every tile of a run, read as From reads them and written as To writes them, in place.
+template <typename From, typename To>
+void reorder_accumulators(const TileRun &run) {
+  for (int64_t s = 0; s < run.tiles; ++s) {
+    for (int64_t i = 0; i < run.rows; ++i) {
+      float *acc = run.acc + s * run.acc_stride + i * kPanelCols;
+      __m512 a[4];
+      From::load_acc(acc, a);
+      To::store_acc(a, acc);
+    }
+  }
+}
+
+// accumulate_int4_tiles in half precision, up to 4 rows of x: each tile's scale and offset rows become
+// halves once, into scratch, and its accumulators enter the bytes' column order once, for the whole walk.
+template <bool kOffset>
+void accumulate_int4_tiles_half(const TileRun &run) {
+  static_assert(4 * sizeof(__m512h) <= kTileScratchBytes, "a tile's halves fit its scratch");
+  auto *kept = static_cast<__m512h *>(run.scratch);
+  for (int64_t s = 0; s < run.tiles; ++s) {
+    const HalfInt4Decoder<kOffset, SplitColumns> d(kOffset ? run.offset + s * run.param_stride : nullptr,
+                                                   run.scale + s * run.param_stride);
+    d.keep(kept + 4 * s);
+  }
+  reorder_accumulators<SplitColumns, SplitColumnsKept>(run);
+  for (int64_t a = 0; a < run.kp; a += run.segment) {
+    const int64_t rows = std::min(run.segment, run.kp - a);
+    for (int64_t s = 0; s < run.tiles; ++s) {
+      accumulate_decoded_upto<Avx512, 4>(HalfInt4Decoder<kOffset, SplitColumnsKept>(kept + 4 * s),
+                                         run.bytes + a * run.row_bytes + s * run.tile_bytes, run.row_bytes, rows,
+                                         run.x + a, run.x_stride, run.rows, run.acc + s * run.acc_stride);
+    }
+  }
+  reorder_accumulators<SplitColumnsKept, SplitColumns>(run);
+}
+
+void accumulate_int4_tiles_fp16(const TileRun &run) {
+  if (run.rounding != Rounding::kHalf || run.scale == nullptr || run.rows > 4) {
+    return accumulate_int4_tiles_in_steps<accumulate_int4_fp16>(run);
+  }
+  if (run.offset != nullptr) return accumulate_int4_tiles_half<true>(run);
+  accumulate_int4_tiles_half<false>(run);
+}
+
 void accumulate_int8_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
                           Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc) {
   if (r != Rounding::kHalf || scale == nullptr) {
@@ -172,6 +234,6 @@ void accumulate_int8_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, c
 
 const MatmulKernels matmul_avx512fp16 = {
     matmul_avx512.dequant_row, dequant_int4_row_fp16,           matmul_avx512.accumulate, matmul_avx512.multiply_add,
-    accumulate_int4_fp16,      matmul_avx512.multiply_add_int4, accumulate_int8_fp16};
+    accumulate_int4_fp16,      matmul_avx512.multiply_add_int4, accumulate_int8_fp16,     accumulate_int4_tiles_fp16};
 
 }  // namespace int4pack::kernels

@@ -8,6 +8,8 @@
 //   accumulate_int4  dequant_int4_row and accumulate in one, for the rows of an INT4 tile that share a
 //                 scale row: at decode the antiquantized values never leave the registers
 //   accumulate_int8  the same for the rows of an INT8 ND tile (64 int8 values a row)
+//   accumulate_int4_tiles  accumulate_int4 on neighbouring tiles in one call, each tile's scale and offset
+//                 prepared once for the whole walk (an ND weight's 16-row steps would redo it every step)
 // Every table computes every output bit for bit as the scalar one does: products of two half or bfloat16
 // values are exact in float32, so an FMA and the scalar `acc + x * w` round alike, and each acc element
 // sums over k in the same order.
@@ -25,6 +27,30 @@ inline constexpr int64_t kMaxFusedRows = 128;  // accumulate_int4's and accumula
 
 // r() of the golden steps: round a float32 to the activation type (and back), or not at all.
 enum class Rounding : int { kNone = 0, kHalf = 1, kBFloat16 = 2 };
+
+// accumulate_int4 on neighbouring tiles of one row range of an INT4 weight, in one call: the walk takes
+// `segment` rows of every tile in turn, and a table may keep each tile's state (its scale and offset rows
+// in its own form) in scratch across the walk instead of rebuilding it for every segment.
+inline constexpr int64_t kTileScratchBytes = 512;  // scratch a tile of a TileRun may use
+
+struct TileRun {
+  const uint8_t *bytes;  // tile 0's first row: tile s's row t is the 32 bytes at bytes + t * row_bytes + s * tile_bytes
+  int64_t row_bytes;
+  int64_t tile_bytes;  // 32 for ND rows, a whole tile of blocks for FRACTAL_NZ
+  int64_t kp;          // rows of each tile, at most kMaxFusedRows
+  int64_t tiles;
+  int64_t segment;      // rows of a tile taken at a time
+  const float *offset;  // tile 0's offset row (null: none); tile s's at offset + s * param_stride
+  const float *scale;   // tile 0's scale row (null: the packed-scale mode), the same way
+  int64_t param_stride;
+  Rounding rounding;
+  const float *x;
+  int64_t x_stride;
+  int64_t rows;
+  float *acc;  // tile 0's accumulators (rows x 64); tile s's at acc + s * acc_stride
+  int64_t acc_stride;
+  void *scratch;  // tiles * kTileScratchBytes bytes, any alignment
+};
 
 struct MatmulKernels {
   // out[c] = r(r(q[c] + offset[c]) * scale[c]) for c < 64; offset null: r(q[c] * scale[c]); scale null:
@@ -53,6 +79,8 @@ struct MatmulKernels {
   // accumulate_int4 where w[t] is dequant_row of the 64 int8 values at bytes + t * row_bytes.
   void (*accumulate_int8)(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
                           Rounding rounding, const float *x, int64_t x_stride, int64_t rows, float *acc);
+  // accumulate_int4 on each tile of the run, over its kp rows: the same sums, in the same order per tile.
+  void (*accumulate_int4_tiles)(const TileRun &run);
 };
 
 // Lane p of multiply_add_int4's w is value nibble_order_value(p) of the 64 (value 2i is byte i's low nibble):
@@ -87,10 +115,44 @@ void accumulate_in_steps(const uint8_t *bytes, int64_t row_bytes, int64_t kp, co
   kAccumulate(x, x_stride, rows, panel, kp, acc);
 }
 
+// accumulate_int4_tiles as its definition reads, over a table's own accumulate_int4: each segment of
+// every tile a call of its own.
+using FusedStep = void (*)(const uint8_t *, int64_t, int64_t, const float *, const float *, Rounding, const float *,
+                           int64_t, int64_t, float *);
+
+template <FusedStep kFused>
+void accumulate_int4_tiles_in_steps(const TileRun &run) {
+  for (int64_t a = 0; a < run.kp; a += run.segment) {
+    const int64_t rows = run.kp - a < run.segment ? run.kp - a : run.segment;
+    for (int64_t s = 0; s < run.tiles; ++s) {
+      kFused(run.bytes + a * run.row_bytes + s * run.tile_bytes, run.row_bytes, rows,
+             run.offset != nullptr ? run.offset + s * run.param_stride : nullptr,
+             run.scale != nullptr ? run.scale + s * run.param_stride : nullptr, run.rounding, run.x + a, run.x_stride,
+             run.rows, run.acc + s * run.acc_stride);
+    }
+  }
+}
+
 // dequant_row as a row step over bytes.
 template <void (*kDequantRow)(const int8_t *, const float *, const float *, Rounding, float *)>
 void int8_row_step(const uint8_t *bytes, const float *offset, const float *scale, Rounding rounding, float *out) {
   kDequantRow(reinterpret_cast<const int8_t *>(bytes), offset, scale, rounding, out);
+}
+
+// A table of its own plain steps, the fused ones built from them as their definitions read.
+using DequantRowStep = void (*)(const int8_t *, const float *, const float *, Rounding, float *);
+using MultiplyAddStep = void (*)(const float *, const float *, float *);
+
+template <DequantRowStep kDequantRow, RowStep kInt4Row, AccumulateStep kAccumulate, MultiplyAddStep kMultiplyAdd>
+constexpr MatmulKernels kernels_in_steps() {
+  return {kDequantRow,
+          kInt4Row,
+          kAccumulate,
+          kMultiplyAdd,
+          accumulate_in_steps<kInt4Row, kAccumulate>,
+          multiply_add_int4_in_steps<kMultiplyAdd>,
+          accumulate_in_steps<int8_row_step<kDequantRow>, kAccumulate>,
+          accumulate_int4_tiles_in_steps<accumulate_in_steps<kInt4Row, kAccumulate>>};
 }
 
 #define INT4PACK_ISA(name, arch, flags, requirement) INT4PACK_ON_##arch(extern const MatmulKernels matmul_##name;)

@@ -75,12 +75,7 @@ void multiply_add_neon(const float *x, const float *w, float *acc) {
 
 }  // namespace
 
-const MatmulKernels matmul_neon{dequant_row_neon,
-                                dequant_int4_row_neon,
-                                accumulate_neon,
-                                multiply_add_neon,
-                                accumulate_in_steps<dequant_int4_row_neon, accumulate_neon>,
-                                multiply_add_int4_in_steps<multiply_add_neon>,
-                                accumulate_in_steps<int8_row_step<dequant_row_neon>, accumulate_neon>};
+const MatmulKernels matmul_neon =
+    kernels_in_steps<dequant_row_neon, dequant_int4_row_neon, accumulate_neon, multiply_add_neon>();
 
 }  // namespace int4pack::kernels

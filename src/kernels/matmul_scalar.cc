@@ -59,12 +59,7 @@ void multiply_add_scalar(const float *x, const float *w, float *acc) {
 
 }  // namespace
 
-const MatmulKernels matmul_scalar{dequant_row_scalar,
-                                  dequant_int4_row_scalar,
-                                  accumulate_scalar,
-                                  multiply_add_scalar,
-                                  accumulate_in_steps<dequant_int4_row_scalar, accumulate_scalar>,
-                                  multiply_add_int4_in_steps<multiply_add_scalar>,
-                                  accumulate_in_steps<int8_row_step<dequant_row_scalar>, accumulate_scalar>};
+const MatmulKernels matmul_scalar =
+    kernels_in_steps<dequant_row_scalar, dequant_int4_row_scalar, accumulate_scalar, multiply_add_scalar>();
 
 }  // namespace int4pack::kernels

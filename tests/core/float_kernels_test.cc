@@ -271,6 +271,65 @@ TEST_P(FloatKernels, AccumulateInt8MatchesScalar) {
   check_fused_step(&kernels::MatmulKernels::accumulate_int8, *isa_, kernels::kPanelCols, 13);
 }
 
+// A run of INT4 tiles in one call against the scalar accumulate_int4 on each tile: tile counts, depths and
+// segments around the register blocks, every offset/scale/rounding mode, scale and offset rows that differ
+// from tile to tile, accumulators that do not start at zero.
+TEST_P(FloatKernels, AccumulateInt4TilesMatchesScalarPerTile) {
+  std::mt19937 gen(16);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f), scales(1e-4f, 0.1f), offsets(-9.0f, 9.0f);
+  constexpr int64_t kCols = kernels::kPanelCols;
+  for (int64_t tiles : {1, 2, 3, 17}) {
+    for (int64_t kp : {1, 15, 16, 17, 64, 127, 128}) {
+      for (int64_t segment : {int64_t{1}, int64_t{5}, int64_t{16}, kp}) {
+        for (int64_t rows : {1, 2, 3, 4, 5, 8}) {
+          // ND rows (tiles side by side), with and without a gap; NZ tiles (rows side by side, tiles apart).
+          const bool nz = rows % 3 == 2;
+          const int64_t row_bytes = nz ? kCols / 2 : tiles * kCols / 2 + (rows % 2) * 96;
+          const int64_t tile_bytes = nz ? (kp + 1) * kCols / 2 : kCols / 2;
+          std::vector<uint8_t> bytes(static_cast<size_t>(nz ? tiles * tile_bytes : kp * row_bytes));
+          for (uint8_t &b : bytes) b = static_cast<uint8_t>(gen());
+          const int64_t param_stride = 3 * kCols, acc_stride = rows * kCols + 16, x_stride = kp + 3;
+          for (auto rounding : {kernels::Rounding::kHalf, kernels::Rounding::kBFloat16, kernels::Rounding::kNone}) {
+            const auto as_type = [rounding](float v) {
+              return rounding == kernels::Rounding::kBFloat16 ? round_to_bfloat16(v) : round_to_half(v);
+            };
+            std::vector<float> offset(static_cast<size_t>(tiles * param_stride)), scale(offset.size());
+            for (size_t i = 0; i < offset.size(); ++i) {
+              scale[i] = as_type(scales(gen));
+              offset[i] = as_type(std::round(offsets(gen)) + (i % 3 == 0 ? 0.5f : 0.0f));
+            }
+            std::vector<float> x(static_cast<size_t>(rows * x_stride));
+            for (float &v : x) v = as_type(unit(gen));
+            for (int mode = 0; mode < 4; ++mode) {
+              const float *o = (mode & 1) ? offset.data() : nullptr;
+              const float *sc = (mode & 2) ? scale.data() : nullptr;
+              std::vector<float> got(static_cast<size_t>(tiles * acc_stride));
+              for (float &v : got) v = unit(gen);
+              std::vector<float> want = got;
+              std::vector<uint8_t> scratch(static_cast<size_t>(tiles * kernels::kTileScratchBytes) + 1);
+              const kernels::TileRun run{
+                  bytes.data(), row_bytes, tile_bytes, kp,       tiles, segment,    o,          sc,
+                  param_stride, rounding,  x.data(),   x_stride, rows,  got.data(), acc_stride, scratch.data() + 1};
+              isa_->matmul->accumulate_int4_tiles(run);
+              for (int64_t s = 0; s < tiles; ++s) {
+                scalar_isa().matmul->accumulate_int4(bytes.data() + s * tile_bytes, row_bytes, kp,
+                                                     o != nullptr ? o + s * param_stride : nullptr,
+                                                     sc != nullptr ? sc + s * param_stride : nullptr, rounding,
+                                                     x.data(), x_stride, rows, want.data() + s * acc_stride);
+              }
+              for (size_t i = 0; i < got.size(); ++i) {
+                ASSERT_EQ(float_bits(got[i]), float_bits(want[i]))
+                    << tiles << " tiles, kp " << kp << ", segment " << segment << ", " << rows << " rows, rounding "
+                    << static_cast<int>(rounding) << ", mode " << mode << ", element " << i;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // The table step of a transposed INT4 tile against the scalar one: every nibble through each column's
 // table (special values included), columns apart as in ND and NZ, several rows of x.
 TEST_P(FloatKernels, MultiplyAddInt4MatchesScalar) {
