@@ -17,12 +17,15 @@ void accumulate_int4_avx512bf16(const uint8_t *bytes, int64_t row_bytes, int64_t
     matmul_avx512.accumulate_int4(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
 }
 
+void accumulate_int4_tiles_avx512bf16(const TileRun &run) {
+  if (!accumulate_int4_tiles_bf16(run)) accumulate_int4_tiles_in_steps<accumulate_int4_avx512bf16>(run);
+}
+
 }  // namespace
 
-const MatmulKernels matmul_avx512bf16 = {
-    matmul_avx512.dequant_row,     matmul_avx512.dequant_int4_row,
-    matmul_avx512.accumulate,      matmul_avx512.multiply_add,
-    accumulate_int4_avx512bf16,    matmul_avx512.multiply_add_int4,
-    matmul_avx512.accumulate_int8, accumulate_int4_tiles_in_steps<accumulate_int4_avx512bf16>};
+const MatmulKernels matmul_avx512bf16 = {matmul_avx512.dequant_row,     matmul_avx512.dequant_int4_row,
+                                         matmul_avx512.accumulate,      matmul_avx512.multiply_add,
+                                         accumulate_int4_avx512bf16,    matmul_avx512.multiply_add_int4,
+                                         matmul_avx512.accumulate_int8, accumulate_int4_tiles_avx512bf16};
 
 }  // namespace int4pack::kernels

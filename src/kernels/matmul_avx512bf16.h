@@ -122,13 +122,27 @@ inline bool bf16_rounding_is_exact(const float *offset, const float *scale) {
 
 // Each nibble looked up as the bfloat16 of its signed value, split into floats, offset and rounded, scaled
 // and rounded, 32 values a VCVTNE2PS2BF16.
-template <bool kOffset>
-struct Bf16Int4Decoder : Bf16Lanes<kOffset> {
+// Columns: the accumulators' order in memory, Bf16Lanes (column order) or KeptColumns (the lanes').
+template <bool kOffset, typename Columns = Bf16Lanes<kOffset>>
+struct Bf16Int4Decoder : Columns {
   using Lanes = Bf16Lanes<kOffset>;
   __m512 offset[4], scale[4];
   Bf16Int4Decoder(const float *o, const float *s) {
     if constexpr (kOffset) to_lanes(o, Lanes::kOffsetLanes, offset);
     to_lanes(s, Lanes::kScaleLanes, scale);
+  }
+  // Scale and offset in their lanes as an earlier decoder kept them (keep): scale[0..3], offset[0..3].
+  explicit Bf16Int4Decoder(const __m512 *kept) {
+    for (int v = 0; v < 4; ++v) {
+      scale[v] = _mm512_loadu_ps(reinterpret_cast<const float *>(kept + v));
+      if constexpr (kOffset) offset[v] = _mm512_loadu_ps(reinterpret_cast<const float *>(kept + 4 + v));
+    }
+  }
+  void keep(__m512 *kept) const {
+    for (int v = 0; v < 4; ++v) {
+      _mm512_storeu_ps(reinterpret_cast<float *>(kept + v), scale[v]);
+      if constexpr (kOffset) _mm512_storeu_ps(reinterpret_cast<float *>(kept + 4 + v), offset[v]);
+    }
   }
   // Words 2j and 2j + 1 (bfloat16 bits) as floats in lane j of even and odd.
   static void split(__m512i words, __m512 *even, __m512 *odd) {
@@ -168,6 +182,46 @@ inline bool accumulate_int4_bf16(const uint8_t *bytes, int64_t row_bytes, int64_
     accumulate_fused<Avx512, 4, 4>(Bf16Int4Decoder<true>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
   } else {
     accumulate_fused<Avx512, 4, 4>(Bf16Int4Decoder<false>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
+  }
+  return true;
+}
+
+// accumulate_int4_tiles of accumulate_int4_bf16's rows, up to 4 rows of x: each tile's scale and offset
+// enter their lanes once, into scratch, and its accumulators theirs, for the whole walk.
+template <bool kOffset>
+void accumulate_int4_tiles_bf16_lanes(const TileRun &run) {
+  static_assert(8 * sizeof(__m512) <= kTileScratchBytes, "a tile's lanes fit its scratch");
+  auto *kept = static_cast<__m512 *>(run.scratch);
+  for (int64_t s = 0; s < run.tiles; ++s) {
+    Bf16Int4Decoder<kOffset>(kOffset ? run.offset + s * run.param_stride : nullptr, run.scale + s * run.param_stride)
+        .keep(kept + 8 * s);
+  }
+  reorder_accumulators<Avx512, Bf16Lanes<kOffset>, KeptColumns<Avx512>>(run);
+  for (int64_t a = 0; a < run.kp; a += run.segment) {
+    const int64_t rows = run.kp - a < run.segment ? run.kp - a : run.segment;
+    for (int64_t s = 0; s < run.tiles; ++s) {
+      accumulate_decoded_upto<Avx512, 4>(Bf16Int4Decoder<kOffset, KeptColumns<Avx512>>(kept + 8 * s),
+                                         run.bytes + a * run.row_bytes + s * run.tile_bytes, run.row_bytes, rows,
+                                         run.x + a, run.x_stride, run.rows, run.acc + s * run.acc_stride);
+    }
+  }
+  reorder_accumulators<Avx512, KeptColumns<Avx512>, Bf16Lanes<kOffset>>(run);
+}
+
+// accumulate_int4_tiles for BFLOAT16 runs whose every tile VCVTNE2PS2BF16 rounds exactly; false, with
+// nothing done, for any other run (the caller's own steps take it).
+inline bool accumulate_int4_tiles_bf16(const TileRun &run) {
+  if (run.rounding != Rounding::kBFloat16 || run.scale == nullptr || run.rows > 4) return false;
+  for (int64_t s = 0; s < run.tiles; ++s) {
+    if (!bf16_rounding_is_exact(run.offset != nullptr ? run.offset + s * run.param_stride : nullptr,
+                                run.scale + s * run.param_stride)) {
+      return false;
+    }
+  }
+  if (run.offset != nullptr) {
+    accumulate_int4_tiles_bf16_lanes<true>(run);
+  } else {
+    accumulate_int4_tiles_bf16_lanes<false>(run);
   }
   return true;
 }

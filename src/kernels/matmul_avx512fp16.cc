@@ -55,13 +55,9 @@ struct SplitColumns {
   }
 };
 
-// Accumulators that stay in SplitColumns' order in memory across calls (accumulate_int4_tiles): loaded and
-// stored as they are.
-struct SplitColumnsKept : NaturalColumns<Avx512> {};
-
 // matmul_x86.h's decoder interface, in half precision: a row's values as halves are offset and scaled
 // 32 columns an instruction, and widened to floats for the FMAs; in column order (NaturalColumns) or in
-// the bytes' order (SplitColumns, SplitColumnsKept).
+// the bytes' order (SplitColumns; KeptColumns, which SplitColumns put there).
 template <bool kOffset, typename Columns>
 struct HalfSteps : Columns {
   static constexpr bool kSplit = !std::is_same_v<Columns, NaturalColumns<Avx512>>;
@@ -175,19 +171,6 @@ void accumulate_int4_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, c
   }
 }
 
-// The accumulators of every tile of a run, read as From reads them and written as To writes them, in place.
-template <typename From, typename To>
-void reorder_accumulators(const TileRun &run) {
-  for (int64_t s = 0; s < run.tiles; ++s) {
-    for (int64_t i = 0; i < run.rows; ++i) {
-      float *acc = run.acc + s * run.acc_stride + i * kPanelCols;
-      __m512 a[4];
-      From::load_acc(acc, a);
-      To::store_acc(a, acc);
-    }
-  }
-}
-
 // accumulate_int4_tiles in half precision, up to 4 rows of x: each tile's scale and offset rows become
 // halves once, into scratch, and its accumulators enter the bytes' column order once, for the whole walk.
 template <bool kOffset>
@@ -199,19 +182,20 @@ void accumulate_int4_tiles_half(const TileRun &run) {
                                                    run.scale + s * run.param_stride);
     d.keep(kept + 4 * s);
   }
-  reorder_accumulators<SplitColumns, SplitColumnsKept>(run);
+  reorder_accumulators<Avx512, SplitColumns, KeptColumns<Avx512>>(run);
   for (int64_t a = 0; a < run.kp; a += run.segment) {
     const int64_t rows = std::min(run.segment, run.kp - a);
     for (int64_t s = 0; s < run.tiles; ++s) {
-      accumulate_decoded_upto<Avx512, 4>(HalfInt4Decoder<kOffset, SplitColumnsKept>(kept + 4 * s),
+      accumulate_decoded_upto<Avx512, 4>(HalfInt4Decoder<kOffset, KeptColumns<Avx512>>(kept + 4 * s),
                                          run.bytes + a * run.row_bytes + s * run.tile_bytes, run.row_bytes, rows,
                                          run.x + a, run.x_stride, run.rows, run.acc + s * run.acc_stride);
     }
   }
-  reorder_accumulators<SplitColumnsKept, SplitColumns>(run);
+  reorder_accumulators<Avx512, KeptColumns<Avx512>, SplitColumns>(run);
 }
 
 void accumulate_int4_tiles_fp16(const TileRun &run) {
+  if (accumulate_int4_tiles_bf16(run)) return;
   if (run.rounding != Rounding::kHalf || run.scale == nullptr || run.rows > 4) {
     return accumulate_int4_tiles_in_steps<accumulate_int4_fp16>(run);
   }

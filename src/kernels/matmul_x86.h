@@ -110,6 +110,24 @@ struct NaturalColumns {
   }
 };
 
+// Accumulators kept in a decoder's own lane order in memory across calls (accumulate_int4_tiles), where a
+// decoder's load_acc and store_acc put them once: loaded and stored as they are.
+template <typename Ops>
+struct KeptColumns : NaturalColumns<Ops> {};
+
+// The accumulators of every tile of a run, read as From reads them and written as To writes them, in place.
+template <typename Ops, typename From, typename To>
+inline void reorder_accumulators(const TileRun &run) {
+  for (int64_t s = 0; s < run.tiles; ++s) {
+    for (int64_t i = 0; i < run.rows; ++i) {
+      float *acc = run.acc + s * run.acc_stride + i * kPanelCols;
+      typename Ops::V a[kPanelCols / Ops::kLanes];
+      From::load_acc(acc, a);
+      To::store_acc(a, acc);
+    }
+  }
+}
+
 // The stored values of a weight row as floats, and the unfused row step over them: 64 int4 values in 32
 // bytes, or 64 int8 values.
 template <typename Ops>
