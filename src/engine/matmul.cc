@@ -129,6 +129,22 @@ struct Plan {
   ElementType y_type = ElementType::kFloat16;
   Rounding rounding = Rounding::kHalf;
   const kernels::Isa *isa = nullptr;
+  // x as float32, for row chunks of at most kRowBlock rows (run_tiles' one block): widened once for all
+  // tiles instead of once a tile and panel, panel by panel (x_panel).
+  const float *x_wide = nullptr;
+
+  // Rows [i0, m) of x_wide's panel of k rows [k0, k0 + kPanelRows), k0 a multiple of kPanelRows: row
+  // stride kPanelRows, as run_tiles widens a block of rows itself.
+  const float *x_panel(int64_t i0, int64_t k0) const { return x_wide + (k0 / kPanelRows * m + i0) * kPanelRows; }
+
+  void widen_all_x(std::vector<float> *out) const {
+    const int64_t panels = (k + kPanelRows - 1) / kPanelRows;
+    out->resize(static_cast<size_t>(panels * m * kPanelRows));
+    for (int64_t p = 0; p < panels; ++p) {
+      const int64_t k0 = p * kPanelRows;
+      widen_x(0, m, k0, std::min(kPanelRows, k - k0), out->data() + p * m * kPanelRows);
+    }
+  }
 
   // Rows [k0, k0 + rows) x columns [j0, j0 + 64) of W as int8 values, 64 a row; columns past n are 0.
   void decode_panel(int64_t k0, int64_t rows, int64_t j0, int8_t *q) const {
@@ -477,8 +493,9 @@ struct Plan {
 
   // `count` neighbouring tiles: rows [i0, i1), columns [j0, j0 + 64 * count), over k rows [k_begin, k_end).
   // They walk k together, a panel of rows at a time, so an ND weight's rows are read a few cache lines at a
-  // time instead of half a line per tile, and the x panel is widened once for all of them when it is one row
-  // block. The sums go to y (finish_tile), or with `partial` (rows x n) there unfinished.
+  // time instead of half a line per tile; x's rows are widened a block at a time for each panel, or come
+  // widened (x_wide) when they are one block. The sums go to y (finish_tile), or with `partial` (rows x n)
+  // there unfinished.
   void run_tiles(int64_t i0, int64_t i1, int64_t j_first, int64_t count, int64_t k_begin, int64_t k_end,
                  float *partial) const {
     thread_local std::vector<int8_t> q;
@@ -492,11 +509,11 @@ struct Plan {
     tg.params.resize(static_cast<size_t>(count * TileGroup::kParamStride));
     tg.loaded.assign(static_cast<size_t>(count), -1);
     const bool has_offset = present(offset);
-    const bool one_block = i1 - i0 <= kRowBlock;
+    const bool one_block = x_wide != nullptr;
     // Tiles of 64 real columns are decoded straight from their stored values (an INT4 ND row's 32 bytes or
     // NZ block row, an INT8 ND row's 64 values); the rest (a partial last ND tile, INT8 NZ, transposed) via
-    // an int8 panel. With one block of x rows the direct ones, and INT8 NZ tiles of 64 real columns, take
-    // accumulate_int4 or accumulate_int8.
+    // an int8 panel. With one block of x rows (x_wide) the direct ones, and INT8 NZ tiles of 64 real columns,
+    // take accumulate_int4_tiles or accumulate_int8.
     const auto direct = [&](int64_t j0) {
       return !transposed && (weight.int4 ? weight.nz || j0 + kPanelCols <= n : !weight.nz && j0 + kPanelCols <= n);
     };
@@ -508,8 +525,9 @@ struct Plan {
     const kernels::MatmulKernels &mk = *isa->matmul;
     for (int64_t k0 = k_begin; k0 < k_end; k0 += kPanelRows) {
       const int64_t rows = std::min(kPanelRows, k_end - k0);
-      if (one_block) widen_x(i0, i1 - i0, k0, rows, xs.data());
-      if (fused > 0) accumulate_direct(tg, k0, rows, i1 - i0, j_first, fused, xs.data());
+      // One block of x's rows comes widened already (x_wide).
+      const float *x_block = one_block ? x_panel(i0, k0) : xs.data();
+      if (fused > 0) accumulate_direct(tg, k0, rows, i1 - i0, j_first, fused, x_block);
       for (int64_t s = fused; s < count; ++s) {
         const int64_t j0 = j_first + s * kPanelCols;
         const bool from_bytes = direct(j0);
@@ -531,7 +549,7 @@ struct Plan {
         for (int64_t ib = i0; ib < i1; ib += kRowBlock) {
           const int64_t block = std::min(kRowBlock, i1 - ib);
           if (!one_block) widen_x(ib, block, k0, rows, xs.data());
-          mk.accumulate(xs.data(), kPanelRows, block, panel.data(), rows, tg.tile(s) + (ib - i0) * kPanelCols);
+          mk.accumulate(x_block, kPanelRows, block, panel.data(), rows, tg.tile(s) + (ib - i0) * kPanelCols);
         }
       }
     }
@@ -724,6 +742,12 @@ Result weight_quant_matmul_with(const MatmulArgs &args, const Run &run) {
     // their accumulators fill the cache already.
     const int64_t acc_tiles = kGroupAccBytes / (chunk_rows * kPanelCols * static_cast<int64_t>(sizeof(float)));
     const bool dot = plan.transposed && plan.weight.int4 && chunk_rows <= kRowBlock;
+    // x's rows widened once, for one block of them (kept by the calling thread from call to call).
+    thread_local std::vector<float> x_wide;
+    if (chunk_rows <= kRowBlock && !dot) {
+      plan.widen_all_x(&x_wide);
+      plan.x_wide = x_wide.data();
+    }
     // A transposed weight's tiles share x's widened rows: a thread's whole run at once.
     const int64_t together = dot                      ? tiles
                              : chunk_rows > kRowBlock ? 1
