@@ -132,16 +132,19 @@ struct Bf16Int4Decoder : Columns {
     to_lanes(s, Lanes::kScaleLanes, scale);
   }
   // Scale and offset in their lanes as an earlier decoder kept them (keep): scale[0..3], offset[0..3].
-  explicit Bf16Int4Decoder(const __m512 *kept) {
+  explicit Bf16Int4Decoder(const void *kept) {
+    static_assert(8 * sizeof(__m512) <= kTileScratchBytes, "the lanes fit a tile's scratch");
+    const auto *k = static_cast<const __m512 *>(kept);
     for (int v = 0; v < 4; ++v) {
-      scale[v] = _mm512_loadu_ps(reinterpret_cast<const float *>(kept + v));
-      if constexpr (kOffset) offset[v] = _mm512_loadu_ps(reinterpret_cast<const float *>(kept + 4 + v));
+      scale[v] = _mm512_loadu_ps(k + v);
+      if constexpr (kOffset) offset[v] = _mm512_loadu_ps(k + 4 + v);
     }
   }
-  void keep(__m512 *kept) const {
+  void keep(void *kept) const {
+    auto *k = static_cast<__m512 *>(kept);
     for (int v = 0; v < 4; ++v) {
-      _mm512_storeu_ps(reinterpret_cast<float *>(kept + v), scale[v]);
-      if constexpr (kOffset) _mm512_storeu_ps(reinterpret_cast<float *>(kept + 4 + v), offset[v]);
+      _mm512_storeu_ps(k + v, scale[v]);
+      if constexpr (kOffset) _mm512_storeu_ps(k + 4 + v, offset[v]);
     }
   }
   // Words 2j and 2j + 1 (bfloat16 bits) as floats in lane j of even and odd.
@@ -186,28 +189,6 @@ inline bool accumulate_int4_bf16(const uint8_t *bytes, int64_t row_bytes, int64_
   return true;
 }
 
-// accumulate_int4_tiles of accumulate_int4_bf16's rows, up to 4 rows of x: each tile's scale and offset
-// enter their lanes once, into scratch, and its accumulators theirs, for the whole walk.
-template <bool kOffset>
-void accumulate_int4_tiles_bf16_lanes(const TileRun &run) {
-  static_assert(8 * sizeof(__m512) <= kTileScratchBytes, "a tile's lanes fit its scratch");
-  auto *kept = static_cast<__m512 *>(run.scratch);
-  for (int64_t s = 0; s < run.tiles; ++s) {
-    Bf16Int4Decoder<kOffset>(kOffset ? run.offset + s * run.param_stride : nullptr, run.scale + s * run.param_stride)
-        .keep(kept + 8 * s);
-  }
-  reorder_accumulators<Avx512, Bf16Lanes<kOffset>, KeptColumns<Avx512>>(run);
-  for (int64_t a = 0; a < run.kp; a += run.segment) {
-    const int64_t rows = run.kp - a < run.segment ? run.kp - a : run.segment;
-    for (int64_t s = 0; s < run.tiles; ++s) {
-      accumulate_decoded_upto<Avx512, 4>(Bf16Int4Decoder<kOffset, KeptColumns<Avx512>>(kept + 8 * s),
-                                         run.bytes + a * run.row_bytes + s * run.tile_bytes, run.row_bytes, rows,
-                                         run.x + a, run.x_stride, run.rows, run.acc + s * run.acc_stride);
-    }
-  }
-  reorder_accumulators<Avx512, KeptColumns<Avx512>, Bf16Lanes<kOffset>>(run);
-}
-
 // accumulate_int4_tiles for BFLOAT16 runs whose every tile VCVTNE2PS2BF16 rounds exactly; false, with
 // nothing done, for any other run (the caller's own steps take it).
 inline bool accumulate_int4_tiles_bf16(const TileRun &run) {
@@ -218,10 +199,11 @@ inline bool accumulate_int4_tiles_bf16(const TileRun &run) {
       return false;
     }
   }
+  // Each tile's scale and offset lanes made once, and its accumulators put in their lanes once.
   if (run.offset != nullptr) {
-    accumulate_int4_tiles_bf16_lanes<true>(run);
+    accumulate_tiles_kept<Avx512, 4, Bf16Int4Decoder<true>, Bf16Int4Decoder<true, KeptColumns<Avx512>>>(run);
   } else {
-    accumulate_int4_tiles_bf16_lanes<false>(run);
+    accumulate_tiles_kept<Avx512, 4, Bf16Int4Decoder<false>, Bf16Int4Decoder<false, KeptColumns<Avx512>>>(run);
   }
   return true;
 }

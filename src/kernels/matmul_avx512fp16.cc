@@ -6,7 +6,6 @@
 // steps.
 #include <immintrin.h>
 
-#include <algorithm>
 #include <type_traits>
 
 #include "kernels/matmul_avx512_ops.h"
@@ -63,16 +62,19 @@ struct HalfSteps : Columns {
   static constexpr bool kSplit = !std::is_same_v<Columns, NaturalColumns<Avx512>>;
   __m512h offset[2], scale[2];
   // Scale and offset halves as an earlier decoder of this order kept them (keep): scale[0..1], offset[0..1].
-  explicit HalfSteps(const __m512h *kept) {
+  explicit HalfSteps(const void *kept) {
+    static_assert(4 * sizeof(__m512h) <= kTileScratchBytes, "the halves fit a tile's scratch");
+    const auto *k = static_cast<const __m512h *>(kept);
     for (int h = 0; h < 2; ++h) {
-      scale[h] = _mm512_loadu_ph(kept + h);
-      if constexpr (kOffset) offset[h] = _mm512_loadu_ph(kept + 2 + h);
+      scale[h] = _mm512_loadu_ph(k + h);
+      if constexpr (kOffset) offset[h] = _mm512_loadu_ph(k + 2 + h);
     }
   }
-  void keep(__m512h *kept) const {
+  void keep(void *kept) const {
+    auto *k = static_cast<__m512h *>(kept);
     for (int h = 0; h < 2; ++h) {
-      _mm512_storeu_ph(kept + h, scale[h]);
-      if constexpr (kOffset) _mm512_storeu_ph(kept + 2 + h, offset[h]);
+      _mm512_storeu_ph(k + h, scale[h]);
+      if constexpr (kOffset) _mm512_storeu_ph(k + 2 + h, offset[h]);
     }
   }
   HalfSteps(const float *o, const float *s) {
@@ -171,36 +173,18 @@ void accumulate_int4_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, c
   }
 }
 
-// accumulate_int4_tiles in half precision, up to 4 rows of x: each tile's scale and offset rows become
-// halves once, into scratch, and its accumulators enter the bytes' column order once, for the whole walk.
-template <bool kOffset>
-void accumulate_int4_tiles_half(const TileRun &run) {
-  static_assert(4 * sizeof(__m512h) <= kTileScratchBytes, "a tile's halves fit its scratch");
-  auto *kept = static_cast<__m512h *>(run.scratch);
-  for (int64_t s = 0; s < run.tiles; ++s) {
-    const HalfInt4Decoder<kOffset, SplitColumns> d(kOffset ? run.offset + s * run.param_stride : nullptr,
-                                                   run.scale + s * run.param_stride);
-    d.keep(kept + 4 * s);
-  }
-  reorder_accumulators<Avx512, SplitColumns, KeptColumns<Avx512>>(run);
-  for (int64_t a = 0; a < run.kp; a += run.segment) {
-    const int64_t rows = std::min(run.segment, run.kp - a);
-    for (int64_t s = 0; s < run.tiles; ++s) {
-      accumulate_decoded_upto<Avx512, 4>(HalfInt4Decoder<kOffset, KeptColumns<Avx512>>(kept + 4 * s),
-                                         run.bytes + a * run.row_bytes + s * run.tile_bytes, run.row_bytes, rows,
-                                         run.x + a, run.x_stride, run.rows, run.acc + s * run.acc_stride);
-    }
-  }
-  reorder_accumulators<Avx512, KeptColumns<Avx512>, SplitColumns>(run);
-}
-
 void accumulate_int4_tiles_fp16(const TileRun &run) {
   if (accumulate_int4_tiles_bf16(run)) return;
   if (run.rounding != Rounding::kHalf || run.scale == nullptr || run.rows > 4) {
     return accumulate_int4_tiles_in_steps<accumulate_int4_fp16>(run);
   }
-  if (run.offset != nullptr) return accumulate_int4_tiles_half<true>(run);
-  accumulate_int4_tiles_half<false>(run);
+  // Each tile's scale and offset halves made once, and its accumulators put in the bytes' column order once.
+  if (run.offset != nullptr) {
+    return accumulate_tiles_kept<Avx512, 4, HalfInt4Decoder<true, SplitColumns>,
+                                 HalfInt4Decoder<true, KeptColumns<Avx512>>>(run);
+  }
+  accumulate_tiles_kept<Avx512, 4, HalfInt4Decoder<false, SplitColumns>, HalfInt4Decoder<false, KeptColumns<Avx512>>>(
+      run);
 }
 
 void accumulate_int8_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,

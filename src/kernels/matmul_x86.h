@@ -255,6 +255,29 @@ inline void accumulate_decoded_upto(const Decoder &d, const uint8_t *bytes, int6
   if constexpr (kRows > 1) accumulate_decoded_upto<Ops, kRows - 1>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
 }
 
+// accumulate_int4_tiles, up to kFusedRows rows of x, over a decoder whose scale and offset state it keeps in
+// scratch: each tile's Decoder is built once and keeps its state (keep), and the tile's accumulators enter
+// Decoder's lane order once (its load_acc), for the whole walk; Kept is the same decoder, rebuilt from the
+// kept state, over KeptColumns.
+template <typename Ops, int kFusedRows, typename Decoder, typename Kept>
+inline void accumulate_tiles_kept(const TileRun &run) {
+  auto *scratch = static_cast<unsigned char *>(run.scratch);
+  for (int64_t s = 0; s < run.tiles; ++s) {
+    Decoder(run.offset != nullptr ? run.offset + s * run.param_stride : nullptr, run.scale + s * run.param_stride)
+        .keep(scratch + s * kTileScratchBytes);
+  }
+  reorder_accumulators<Ops, Decoder, KeptColumns<Ops>>(run);
+  for (int64_t a = 0; a < run.kp; a += run.segment) {
+    const int64_t rows = run.kp - a < run.segment ? run.kp - a : run.segment;
+    for (int64_t s = 0; s < run.tiles; ++s) {
+      accumulate_decoded_upto<Ops, kFusedRows>(Kept(scratch + s * kTileScratchBytes),
+                                               run.bytes + a * run.row_bytes + s * run.tile_bytes, run.row_bytes, rows,
+                                               run.x + a, run.x_stride, run.rows, run.acc + s * run.acc_stride);
+    }
+  }
+  reorder_accumulators<Ops, KeptColumns<Ops>, Decoder>(run);
+}
+
 // accumulate_int4 / accumulate_int8 over a decoder: up to kFusedRows rows of x straight from the decoded
 // registers; more rows from a panel decoded once, kAccRows rows of x at a time.
 template <typename Ops, int kFusedRows, int kAccRows, typename Decoder>
