@@ -278,9 +278,10 @@ TEST_P(FloatKernels, AccumulateInt4TilesMatchesScalarPerTile) {
   std::mt19937 gen(16);
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f), scales(1e-4f, 0.1f), offsets(-9.0f, 9.0f);
   constexpr int64_t kCols = kernels::kPanelCols;
-  for (int64_t tiles : {1, 2, 3, 17}) {
+  for (int64_t tiles : {1, 2, 17}) {
     for (int64_t kp : {1, 15, 16, 17, 64, 127, 128}) {
-      for (int64_t segment : {int64_t{1}, int64_t{5}, int64_t{16}, kp}) {
+      if (tiles > 2 && kp != 16 && kp != 17 && kp != 128) continue;  // many tiles: a few depths (ASan's time)
+      for (int64_t segment : {int64_t{5}, int64_t{16}, kp}) {
         for (int64_t rows : {1, 2, 3, 4, 5, 8}) {
           // ND rows (tiles side by side), with and without a gap; NZ tiles (rows side by side, tiles apart).
           const bool nz = rows % 3 == 2;
