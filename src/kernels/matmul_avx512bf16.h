@@ -131,22 +131,9 @@ struct Bf16Int4Decoder : Columns {
     if constexpr (kOffset) to_lanes(o, Lanes::kOffsetLanes, offset);
     to_lanes(s, Lanes::kScaleLanes, scale);
   }
-  // Scale and offset in their lanes as an earlier decoder kept them (keep): scale[0..3], offset[0..3].
-  explicit Bf16Int4Decoder(const void *kept) {
-    static_assert(8 * sizeof(__m512) <= kTileScratchBytes, "the lanes fit a tile's scratch");
-    const auto *k = static_cast<const __m512 *>(kept);
-    for (int v = 0; v < 4; ++v) {
-      scale[v] = _mm512_loadu_ps(k + v);
-      if constexpr (kOffset) offset[v] = _mm512_loadu_ps(k + 4 + v);
-    }
-  }
-  void keep(void *kept) const {
-    auto *k = static_cast<__m512 *>(kept);
-    for (int v = 0; v < 4; ++v) {
-      _mm512_storeu_ps(k + v, scale[v]);
-      if constexpr (kOffset) _mm512_storeu_ps(k + 4 + v, offset[v]);
-    }
-  }
+  // Scale and offset in their lanes as an earlier decoder kept them (keep).
+  explicit Bf16Int4Decoder(const void *kept) { restore_params<kOffset>(kept, scale, offset); }
+  void keep(void *kept) const { keep_params<kOffset>(scale, offset, kept); }
   // Words 2j and 2j + 1 (bfloat16 bits) as floats in lane j of even and odd.
   static void split(__m512i words, __m512 *even, __m512 *odd) {
     *even = _mm512_castsi512_ps(_mm512_slli_epi32(words, 16));

@@ -61,22 +61,9 @@ template <bool kOffset, typename Columns>
 struct HalfSteps : Columns {
   static constexpr bool kSplit = !std::is_same_v<Columns, NaturalColumns<Avx512>>;
   __m512h offset[2], scale[2];
-  // Scale and offset halves as an earlier decoder of this order kept them (keep): scale[0..1], offset[0..1].
-  explicit HalfSteps(const void *kept) {
-    static_assert(4 * sizeof(__m512h) <= kTileScratchBytes, "the halves fit a tile's scratch");
-    const auto *k = static_cast<const __m512h *>(kept);
-    for (int h = 0; h < 2; ++h) {
-      scale[h] = _mm512_loadu_ph(k + h);
-      if constexpr (kOffset) offset[h] = _mm512_loadu_ph(k + 2 + h);
-    }
-  }
-  void keep(void *kept) const {
-    auto *k = static_cast<__m512h *>(kept);
-    for (int h = 0; h < 2; ++h) {
-      _mm512_storeu_ph(k + h, scale[h]);
-      if constexpr (kOffset) _mm512_storeu_ph(k + 2 + h, offset[h]);
-    }
-  }
+  // Scale and offset halves as an earlier decoder of this order kept them (keep).
+  explicit HalfSteps(const void *kept) { restore_params<kOffset>(kept, scale, offset); }
+  void keep(void *kept) const { keep_params<kOffset>(scale, offset, kept); }
   HalfSteps(const float *o, const float *s) {
     if constexpr (kSplit) {
       if constexpr (kOffset) SplitColumns::halves_of(o, offset);

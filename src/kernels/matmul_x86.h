@@ -6,6 +6,9 @@
 
 #include <immintrin.h>
 
+#include <cstddef>
+#include <cstring>
+
 #include "kernels/matmul_kernels.h"
 
 namespace int4pack::kernels {
@@ -114,6 +117,21 @@ struct NaturalColumns {
 // decoder's load_acc and store_acc put them once: loaded and stored as they are.
 template <typename Ops>
 struct KeptColumns : NaturalColumns<Ops> {};
+
+// A decoder's scale and offset registers (kN vectors each) to and from a tile's scratch in
+// accumulate_tiles_kept: the scale's, then the offset's when it has one.
+template <bool kOffset, typename V, size_t kN>
+inline void keep_params(const V (&scale)[kN], const V (&offset)[kN], void *kept) {
+  static_assert((kOffset ? 2 : 1) * sizeof(scale) <= kTileScratchBytes, "the registers fit a tile's scratch");
+  std::memcpy(kept, scale, sizeof(scale));
+  if constexpr (kOffset) std::memcpy(static_cast<unsigned char *>(kept) + sizeof(scale), offset, sizeof(offset));
+}
+
+template <bool kOffset, typename V, size_t kN>
+inline void restore_params(const void *kept, V (&scale)[kN], V (&offset)[kN]) {
+  std::memcpy(scale, kept, sizeof(scale));
+  if constexpr (kOffset) std::memcpy(offset, static_cast<const unsigned char *>(kept) + sizeof(scale), sizeof(offset));
+}
 
 // The accumulators of every tile of a run, read as From reads them and written as To writes them, in place.
 template <typename Ops, typename From, typename To>
