@@ -198,9 +198,13 @@ struct Plan {
   // INT4 (ND or NZ), or 64 INT8 values (ND).
   const uint8_t *stored_row(int64_t row, int64_t j0) const {
     if (!weight.int4) return weight.data + row * n + j0;
-    return weight.nz ? weight.data + ((j0 / 64) * ((k + 15) / 16) + row / 16) * 512 + (row % 16) * 32
-                     : weight.data + row * (n / 2) + j0 / 2;
+    return weight.data + (j0 / kPanelCols) * int4_tile_bytes() + row * int4_row_bytes();
   }
+
+  // An INT4 weight's bytes from a stored row of a 64-column tile to the next row (an NZ tile's rows lie
+  // back to back in its blocks), and from a tile to the next one.
+  int64_t int4_row_bytes() const { return weight.nz ? kPanelCols / 2 : n / 2; }
+  int64_t int4_tile_bytes() const { return weight.nz ? (k + 15) / 16 * 512 : kPanelCols / 2; }
 
   // 64 floats of scale row g (or offset row) for columns [j0, j0 + 64): broadcast when the operand has one
   // column, 0 past n. A contiguous half or bfloat16 row is widened by the cast kernels.
@@ -444,8 +448,8 @@ struct Plan {
         continue;
       }
       const kernels::TileRun run{stored_row(r0, j_first),
-                                 weight.nz ? kPanelCols / 2 : n / 2,
-                                 weight.nz ? (k + 15) / 16 * 512 : kPanelCols / 2,  // from a tile to the next
+                                 int4_row_bytes(),
+                                 int4_tile_bytes(),
                                  r1 - r0,
                                  count,
                                  segment,
