@@ -4,6 +4,7 @@
 
 #include "kernels/matmul_avx512_ops.h"
 #include "kernels/matmul_kernels.h"
+#include "kernels/matmul_split.h"
 #include "kernels/matmul_x86.h"
 
 namespace int4pack::kernels {
@@ -23,11 +24,17 @@ void accumulate_avx512(const float *x, int64_t x_stride, int64_t rows, const flo
 
 void multiply_add_avx512(const float *x, const float *w, float *acc) { multiply_add_x86<Avx512>(x, w, acc); }
 
+// FLOAT16 and BFLOAT16 rows that split rounding serves take it (matmul_split.h); the rest the steps over Ops.
 void accumulate_int4_avx512(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
                             const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
                             float *acc) {
+  if (accumulate_int4_split(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc)) return;
   accumulate_fused_x86<Avx512, Int4Values<Avx512>, 4, 4>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows,
                                                          acc);
+}
+
+void accumulate_int4_tiles_avx512(const TileRun &run) {
+  if (!accumulate_int4_tiles_split(run)) accumulate_int4_tiles_in_steps<accumulate_int4_avx512>(run);
 }
 
 void accumulate_int8_avx512(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
@@ -39,9 +46,8 @@ void accumulate_int8_avx512(const uint8_t *bytes, int64_t row_bytes, int64_t kp,
 
 }  // namespace
 
-const MatmulKernels matmul_avx512{dequant_row_avx512,     dequant_int4_row_avx512,
-                                  accumulate_avx512,      multiply_add_avx512,
-                                  accumulate_int4_avx512, multiply_add_int4_x86<Avx512>,
-                                  accumulate_int8_avx512, accumulate_int4_tiles_in_steps<accumulate_int4_avx512>};
+const MatmulKernels matmul_avx512{dequant_row_avx512,     dequant_int4_row_avx512,     accumulate_avx512,
+                                  multiply_add_avx512,    accumulate_int4_avx512,      multiply_add_int4_x86<Avx512>,
+                                  accumulate_int8_avx512, accumulate_int4_tiles_avx512};
 
 }  // namespace int4pack::kernels

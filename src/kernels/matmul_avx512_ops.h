@@ -63,6 +63,30 @@ struct Avx512 {
   }
 };
 
+// Columns in the order the bytes hold them, which spares the interleaving: the even columns (low
+// nibbles) and the odd ones (high nibbles), as floats [0, 2 .. 30], [32 .. 62], [1, 3 .. 31], [33 .. 63].
+// The accumulators enter and leave that order once a call (load_acc, store_acc).
+struct SplitColumns {
+  static void load_acc(const float *natural, __m512 *split) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512 n0 = _mm512_loadu_ps(natural), n1 = _mm512_loadu_ps(natural + 16);
+    const __m512 n2 = _mm512_loadu_ps(natural + 32), n3 = _mm512_loadu_ps(natural + 48);
+    split[0] = _mm512_permutex2var_ps(n0, even, n1);
+    split[1] = _mm512_permutex2var_ps(n2, even, n3);
+    split[2] = _mm512_permutex2var_ps(n0, odd, n1);
+    split[3] = _mm512_permutex2var_ps(n2, odd, n3);
+  }
+  static void store_acc(const __m512 *split, float *natural) {
+    const __m512i low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i high = _mm512_add_epi32(low, _mm512_set1_epi32(8));
+    _mm512_storeu_ps(natural, _mm512_permutex2var_ps(split[0], low, split[2]));
+    _mm512_storeu_ps(natural + 16, _mm512_permutex2var_ps(split[0], high, split[2]));
+    _mm512_storeu_ps(natural + 32, _mm512_permutex2var_ps(split[1], low, split[3]));
+    _mm512_storeu_ps(natural + 48, _mm512_permutex2var_ps(split[1], high, split[3]));
+  }
+};
+
 }  // namespace
 }  // namespace int4pack::kernels
 

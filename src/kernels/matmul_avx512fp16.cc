@@ -1,16 +1,16 @@
-// Matmul steps with AVX-512 FP16: an INT4 or INT8 row is antiquantized in half precision, 32 values an
-// instruction. The golden steps round (w + offset) and (w + offset) * scale to FLOAT16, which is what
-// VADDPH and VMULPH do (IEEE, round to nearest even, subnormals kept), so the result is bit for bit the
-// scalar one. BFLOAT16 activations take the AVX512-BF16 steps (matmul_avx512bf16.h) where they round
-// exactly; they otherwise, rows without a scale (packed-scale mode) and the accumulation take the AVX-512
-// steps.
+// Matmul steps with AVX-512 FP16: an INT4 row takes the split rounding (matmul_split.h) where it rounds
+// exactly, as in the other AVX-512 tables (it measured a little faster than half precision here); other
+// FLOAT16 rows, INT4 and INT8, are antiquantized in half precision, 32 values an instruction. The golden
+// steps round (w + offset) and (w + offset) * scale to FLOAT16, which is what VADDPH and VMULPH do (IEEE,
+// round to nearest even, subnormals kept), so the result is bit for bit the scalar one. Other BFLOAT16
+// rows, rows without a scale (packed-scale mode) and the accumulation take the AVX-512 steps.
 #include <immintrin.h>
 
 #include <type_traits>
 
 #include "kernels/matmul_avx512_ops.h"
-#include "kernels/matmul_avx512bf16.h"
 #include "kernels/matmul_kernels.h"
+#include "kernels/matmul_split.h"
 #include "kernels/matmul_x86.h"
 
 namespace int4pack::kernels {
@@ -23,36 +23,13 @@ inline __m512h halves(__m512 a, __m512 b) {
   return _mm512_castsi512_ph(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
 }
 
-// Columns in the order the bytes hold them, which spares the interleaving: the even columns (low
-// nibbles) and the odd ones (high nibbles), as floats [0, 2 .. 30], [32 .. 62], [1, 3 .. 31], [33 .. 63].
-// The accumulators enter and leave that order once a call (load_acc, store_acc).
-struct SplitColumns {
-  static void load_acc(const float *natural, __m512 *split) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    const __m512 n0 = _mm512_loadu_ps(natural), n1 = _mm512_loadu_ps(natural + 16);
-    const __m512 n2 = _mm512_loadu_ps(natural + 32), n3 = _mm512_loadu_ps(natural + 48);
-    split[0] = _mm512_permutex2var_ps(n0, even, n1);
-    split[1] = _mm512_permutex2var_ps(n2, even, n3);
-    split[2] = _mm512_permutex2var_ps(n0, odd, n1);
-    split[3] = _mm512_permutex2var_ps(n2, odd, n3);
-  }
-  static void store_acc(const __m512 *split, float *natural) {
-    const __m512i low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i high = _mm512_add_epi32(low, _mm512_set1_epi32(8));
-    _mm512_storeu_ps(natural, _mm512_permutex2var_ps(split[0], low, split[2]));
-    _mm512_storeu_ps(natural + 16, _mm512_permutex2var_ps(split[0], high, split[2]));
-    _mm512_storeu_ps(natural + 32, _mm512_permutex2var_ps(split[1], low, split[3]));
-    _mm512_storeu_ps(natural + 48, _mm512_permutex2var_ps(split[1], high, split[3]));
-  }
-  // 64 floats as the two halves' vectors of this order.
-  static void halves_of(const float *natural, __m512h *h) {
-    __m512 f[4];
-    load_acc(natural, f);
-    h[0] = halves(f[0], f[1]);
-    h[1] = halves(f[2], f[3]);
-  }
-};
+// 64 floats in column order as the two halves' vectors of SplitColumns' order.
+inline void split_halves(const float *natural, __m512h *h) {
+  __m512 f[4];
+  SplitColumns::load_acc(natural, f);
+  h[0] = halves(f[0], f[1]);
+  h[1] = halves(f[2], f[3]);
+}
 
 // matmul_x86.h's decoder interface, in half precision: a row's values as halves are offset and scaled
 // 32 columns an instruction, and widened to floats for the FMAs; in column order (NaturalColumns) or in
@@ -66,8 +43,8 @@ struct HalfSteps : Columns {
   void keep(void *kept) const { keep_params<kOffset>(scale, offset, kept); }
   HalfSteps(const float *o, const float *s) {
     if constexpr (kSplit) {
-      if constexpr (kOffset) SplitColumns::halves_of(o, offset);
-      SplitColumns::halves_of(s, scale);
+      if constexpr (kOffset) split_halves(o, offset);
+      split_halves(s, scale);
     } else {
       for (int h = 0; h < 2; ++h) {
         if constexpr (kOffset) offset[h] = halves(_mm512_loadu_ps(o + 32 * h), _mm512_loadu_ps(o + 32 * h + 16));
@@ -150,7 +127,7 @@ void accumulate_int4_half(const uint8_t *bytes, int64_t row_bytes, int64_t kp, c
 
 void accumulate_int4_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
                           Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc) {
-  if (accumulate_int4_bf16(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc)) return;
+  if (accumulate_int4_split(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc)) return;
   if (r != Rounding::kHalf || scale == nullptr) {
     matmul_avx512.accumulate_int4(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
   } else if (offset != nullptr) {
@@ -161,7 +138,7 @@ void accumulate_int4_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, c
 }
 
 void accumulate_int4_tiles_fp16(const TileRun &run) {
-  if (accumulate_int4_tiles_bf16(run)) return;
+  if (accumulate_int4_tiles_split(run)) return;
   if (run.rounding != Rounding::kHalf || run.scale == nullptr || run.rows > 4) {
     return accumulate_int4_tiles_in_steps<accumulate_int4_fp16>(run);
   }

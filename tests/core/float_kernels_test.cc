@@ -338,6 +338,79 @@ TEST_P(FloatKernels, AccumulateInt4TilesMatchesScalarPerTile) {
   }
 }
 
+// One INT4 weight row times x = 1 under a rounding, from accumulators at 0, against the scalar step: the
+// antiquantized values themselves, bit for bit. A row's 64 columns hold `value(c)` (a nibble), `scale(c)`
+// and `offset(c)` (bits of the rounding's type; offset null: none).
+template <typename Value, typename Scale, typename Offset>
+void check_antiquant_row(const kernels::Isa &isa, kernels::Rounding rounding, const Value &value, const Scale &scale,
+                         const Offset *offset, const std::string &what) {
+  const auto to_float = [rounding](uint16_t bits) {
+    return rounding == kernels::Rounding::kHalf ? half_to_float(bits) : bfloat16_to_float(bits);
+  };
+  uint8_t bytes[kernels::kPanelCols / 2];
+  float s[kernels::kPanelCols], o[kernels::kPanelCols];
+  for (int c = 0; c < kernels::kPanelCols; ++c) {
+    s[c] = to_float(scale(c));
+    if (offset != nullptr) o[c] = to_float((*offset)(c));
+  }
+  for (int i = 0; i < kernels::kPanelCols / 2; ++i)
+    bytes[i] = static_cast<uint8_t>(value(2 * i) | (value(2 * i + 1) << 4));
+  const float x = 1.0f;
+  float got[kernels::kPanelCols] = {}, want[kernels::kPanelCols] = {};
+  const float *op = offset != nullptr ? o : nullptr;
+  isa.matmul->accumulate_int4(bytes, sizeof bytes, 1, op, s, rounding, &x, 1, 1, got);
+  scalar_isa().matmul->accumulate_int4(bytes, sizeof bytes, 1, op, s, rounding, &x, 1, 1, want);
+  for (int c = 0; c < kernels::kPanelCols; ++c) {
+    ASSERT_EQ(float_bits(got[c]), float_bits(want[c]))
+        << what << ", rounding " << static_cast<int>(rounding) << ", column " << c << ": nibble " << value(c)
+        << ", scale 0x" << std::hex << scale(c) << (offset != nullptr ? ", offset 0x" : "")
+        << (offset != nullptr ? (*offset)(c) : 0);
+  }
+}
+
+// The antiquantization r(r(w + offset) * scale) under the FLOAT16 and BFLOAT16 roundings, for every scale of
+// the type with every int4 value (without an offset, and with one of 15); every offset with every int4 value, scaled by
+// 1 and by a scale of full precision; and every pair of significands (with signs) of an r(w + offset) and a scale,
+// whose rounding is all that the exponents leave to decide. The AVX-512 tables round by Veltkamp's splitting, which
+// this shows equal to rounding to nearest even wherever they take it (and the rest goes to the steps they fall back
+// to).
+TEST_P(FloatKernels, AntiquantizationOfEveryScaleAndOffset) {
+  const auto nibble = [](int c) { return c % 16; };
+  for (auto rounding : {kernels::Rounding::kHalf, kernels::Rounding::kBFloat16}) {
+    const bool half = rounding == kernels::Rounding::kHalf;
+    for (uint32_t base = 0; base <= 0xFFFF; base += 4) {
+      const auto scale = [base](int c) { return static_cast<uint16_t>(base + c / 16); };
+      check_antiquant_row(*isa_, rounding, nibble, scale, static_cast<decltype(scale) *>(nullptr), "every scale");
+      // An offset of 15, with which the largest scales' products overflow.
+      const auto fifteen = [half](int) { return half ? uint16_t{0x4B80} : uint16_t{0x4170}; };
+      check_antiquant_row(*isa_, rounding, nibble, scale, &fifteen, "every scale, offset 15");
+      // 1, and 1.99... (all fraction bits set)
+      for (uint16_t fixed : {half ? uint16_t{0x3C00} : uint16_t{0x3F80}, half ? uint16_t{0x3FFF} : uint16_t{0x3FFF}}) {
+        const auto scale_fixed = [fixed](int) { return fixed; };
+        check_antiquant_row(*isa_, rounding, nibble, scale_fixed, &scale, "every offset");
+      }
+    }
+    // Significand pairs: w = 0, so r(w + offset) is the offset, of exponent 0 or 3 and either sign; scales
+    // of exponent 0 and either sign.
+    const uint32_t fraction_bits = half ? 10 : 7, fractions = 1u << fraction_bits;
+    const uint32_t one = half ? 0x3C00 : 0x3F80, eight = half ? 0x4800 : 0x4100, sign = 0x8000;
+    for (uint32_t first = 0; first < 4 * fractions; ++first) {
+      const auto offset = [=](int) {
+        return static_cast<uint16_t>((first & (2 * fractions) ? sign : 0u) | (first & fractions ? eight : one) |
+                                     (first & (fractions - 1)));
+      };
+      for (uint32_t second = 0; second < 2 * fractions; second += kernels::kPanelCols) {
+        const auto scale = [=](int c) {
+          const uint32_t k = second + static_cast<uint32_t>(c);
+          return static_cast<uint16_t>((k & fractions ? sign : 0u) | one | (k & (fractions - 1)));
+        };
+        check_antiquant_row(
+            *isa_, rounding, [](int) { return 0; }, scale, &offset, "significands");
+      }
+    }
+  }
+}
+
 // The table step of a transposed INT4 tile against the scalar one: every nibble through each column's
 // table (special values included), columns apart as in ND and NZ, several rows of x.
 TEST_P(FloatKernels, MultiplyAddInt4MatchesScalar) {
