@@ -10,6 +10,9 @@
 //   isa/<isa>/<case>           the engine with one ISA's kernels (every ISA against scalar)
 //   paired/cold/<case>         cold decode and the cold read pass in turns, each call timed (paired.h)
 //   paired/bf16_vs_f16/<case>  the BFLOAT16 case and its FLOAT16 twin in turns
+//   paired/floor/<case>        decode's compute floor (its kernel on as many weight rows, which stay in L1,
+//                              all threads) and the cold read pass in turns
+//   paired/floor_threads/<case>  that floor on all threads and on one in turns
 // FLOAT16 x unless the case says bf16; per-group 128 unless it says channel; no offset.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -33,6 +36,7 @@
 #include "int4pack/engine.h"
 #include "int4pack/settings.h"
 #include "kernels/isa.h"
+#include "kernels/matmul_kernels.h"
 #include "paired.h"
 
 #if defined(_OPENMP)
@@ -357,6 +361,90 @@ void BM_PairedBf16(benchmark::State &state, Case bf16) {
   set_counters(state, bf16);
 }
 
+// Decode's compute floor: the kernel an ND decode runs (the active ISA's accumulate_int4_tiles, a scale
+// group of kFloorTiles neighbouring tiles a call, kSegment rows of each in turn) over as many weight rows as
+// the case has, but the same few rows again and again, which stay in L1: decode with its memory taken away.
+// The cold read pass over this floor is the most the kernel can give of the read pass on this host.
+constexpr int64_t kFloorTiles = 2, kFloorRows = 128, kFloorSegment = 16;
+
+class DecodeFloor {
+ public:
+  explicit DecodeFloor(const Case &c) : c_(c), threads_(int4pack::engine::thread_count()) {
+    const Data &d = data(c);
+    const int64_t row_bytes = kFloorTiles * int4pack::kernels::kPanelCols / 2;
+    bytes_.assign(d.weight.data(), d.weight.data() + kFloorRows * row_bytes);
+    for (int64_t i = 0; i < c.m * kFloorRows; ++i) x_.push_back(to_float(d.x[static_cast<size_t>(i)]));
+    for (int64_t j = 0; j < kFloorTiles * int4pack::kernels::kPanelCols; ++j)
+      scale_.push_back(to_float(d.scale[static_cast<size_t>(j)]));
+    acc_.assign(static_cast<size_t>(threads_), std::vector<float>(static_cast<size_t>(kFloorTiles * c.m * 64)));
+    scratch_.assign(static_cast<size_t>(threads_),
+                    std::vector<uint8_t>(static_cast<size_t>(kFloorTiles * int4pack::kernels::kTileScratchBytes)));
+  }
+  // The case's k x n / 64 tile rows, in calls of kFloorTiles x kFloorRows, on `threads` threads (true).
+  bool run(int threads) {
+    const int64_t calls = c_.k / kFloorRows * (c_.n / (kFloorTiles * int4pack::kernels::kPanelCols));
+    const int4pack::kernels::MatmulKernels &mk = *int4pack::engine::active_isa()->matmul;
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(threads)
+#endif
+    {
+      int t = 0, nt = 1;
+#if defined(_OPENMP)
+      t = omp_get_thread_num();
+      nt = omp_get_num_threads();
+#endif
+      const int4pack::kernels::TileRun run{
+          bytes_.data(),
+          kFloorTiles * int4pack::kernels::kPanelCols / 2,
+          int4pack::kernels::kPanelCols / 2,
+          kFloorRows,
+          kFloorTiles,
+          kFloorSegment,
+          nullptr,
+          scale_.data(),
+          int4pack::kernels::kPanelCols,
+          c_.bf16 ? int4pack::kernels::Rounding::kBFloat16 : int4pack::kernels::Rounding::kHalf,
+          x_.data(),
+          kFloorRows,
+          c_.m,
+          acc_[static_cast<size_t>(t)].data(),
+          c_.m * int4pack::kernels::kPanelCols,
+          scratch_[static_cast<size_t>(t)].data()};
+      for (int64_t i = calls * t / nt; i < calls * (t + 1) / nt; ++i) mk.accumulate_int4_tiles(run);
+    }
+    (void)threads;
+    return true;
+  }
+
+ private:
+  float to_float(uint16_t v) const { return c_.bf16 ? int4pack::bfloat16_to_float(v) : int4pack::half_to_float(v); }
+  Case c_;
+  int threads_;
+  std::vector<uint8_t> bytes_;
+  std::vector<float> x_, scale_;
+  std::vector<std::vector<float>> acc_;
+  std::vector<std::vector<uint8_t>> scratch_;
+};
+
+// The floor on all threads in turns with a reference: the cold read pass (reference_over_ours is then the
+// floor's ceiling), or the floor on one thread (then it is how much more work all threads do than one
+// where nothing waits for memory: their number, on independent cores).
+void BM_PairedFloor(benchmark::State &state, Case c, bool against_one_thread) {
+  DecodeFloor floor(c);
+  Data &d = data(c);
+  if (!against_one_thread) make_copies(&d);
+  size_t next = 0;
+  measure_paired(
+      state, [&] { return floor.run(int4pack::engine::thread_count()); },
+      [&] {
+        if (against_one_thread) return floor.run(1);
+        benchmark::DoNotOptimize(read_pass(d.copies[next]));
+        next = (next + 1) % d.copies.size();
+        return true;
+      });
+  set_counters(state, c);
+}
+
 // The simple algorithm: y[j] += x[c] * ((q - 8) * scale) over the ND bytes, one thread, float32.
 void BM_PlainLoop(benchmark::State &state, Case c) {
   Data &d = data(c);
@@ -440,6 +528,12 @@ void register_all() {
   for (const Case &c : cases) {
     if (c.bf16 && c.group == 128 && (c.weight == Weight::kInt4Nd || c.m == 1 || c.m == 256))
       tune(benchmark::RegisterBenchmark(("paired/bf16_vs_f16/" + c.name).c_str(), BM_PairedBf16, c));
+  }
+  for (const Case &c : cases) {
+    if (c.k == kDecodeK && c.weight == Weight::kInt4Nd && c.group == 128 && (c.m == 1 || !c.bf16)) {
+      tune(benchmark::RegisterBenchmark(("paired/floor/" + c.name).c_str(), BM_PairedFloor, c, false));
+      tune(benchmark::RegisterBenchmark(("paired/floor_threads/" + c.name).c_str(), BM_PairedFloor, c, true));
+    }
   }
   tune(benchmark::RegisterBenchmark("plain_loop/m1", BM_PlainLoop, decode));
   for (int64_t m : {256, 1024}) {

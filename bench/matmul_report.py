@@ -97,6 +97,20 @@ def report(path):
     if one and all_:
         rows.append({"case": "all threads vs one, decode m=1 ND", "ratio": one / all_})
         print(f"{'all threads vs one, decode m=1 ND':<44} {all_:>9.3f} ms   {'one thread: %.3f ms' % one:<34} {one / all_:>7.2f}")
+    print("\nCompute floor: decode's kernel on as many weight rows as the case, rows that stay in L1 (all threads,\n"
+          "paired with the cold read pass): the most of the read pass that kernel can give on this host.")
+    for case, target in (("f16/int4_nd/group128/m1", 0.8), ("bf16/int4_nd/group128/m1", None),
+                         ("f16/int4_nd/group128/m16", 0.6)):
+        p, threads = paired.get("paired/floor/" + case), paired.get("paired/floor_threads/" + case)
+        if p is None:
+            continue
+        ceiling = p["reference_over_ours"]
+        speedup = threads["reference_over_ours"] if threads else None
+        rows.append({"case": "compute floor " + case, "ms": p["ours_ms"], "against": "cold read-only pass",
+                     "ratio": ceiling, "target": target, "paired": True, "all_threads_over_one": speedup})
+        verdict = "" if target is None else f"  (target {target}: {'within reach' if ceiling >= target else 'out of reach here'})"
+        work = "" if speedup is None else f"; all threads do {speedup:.2f}x one thread's work"
+        print(f"  {case}: floor {p['ours_ms']:.2f} ms, cold read pass / floor {ceiling:.2f}{verdict}{work}")
     print("\nEach ISA against scalar (the engine, all threads):")
     isas = sorted({k.split("/")[1] for k in t if k.startswith("isa/")})
     for case in ("f16/int4_nd/group128/m1", "bf16/int4_nd/group128/m1", "f16/int4_nd/group128/m256"):
