@@ -28,7 +28,7 @@ void multiply_add_avx512(const float *x, const float *w, float *acc) { multiply_
 void accumulate_int4_avx512(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
                             const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
                             float *acc) {
-  if (accumulate_int4_split(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc)) return;
+  if (accumulate_split<false>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc)) return;
   accumulate_fused_x86<Avx512, Int4Values<Avx512>, 4, 4>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows,
                                                          acc);
 }
@@ -40,6 +40,7 @@ void accumulate_int4_tiles_avx512(const TileRun &run) {
 void accumulate_int8_avx512(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
                             const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
                             float *acc) {
+  if (accumulate_split<true>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc)) return;
   accumulate_fused_x86<Avx512, Int8Values<Avx512>, 4, 4>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows,
                                                          acc);
 }

@@ -1,6 +1,6 @@
-// Split rounding, for the AVX-512 matmul tables (avx512, avx512bf16, avx512fp16): INT4 rows antiquantized
-// in float32 and rounded to FLOAT16 or BFLOAT16 by splitting, with AVX-512F alone. Included by their matmul
-// kernel files alone, which are built with the flags it needs.
+// Split rounding, for the AVX-512 matmul tables (avx512, avx512bf16, avx512fp16): INT4 and INT8 rows
+// antiquantized in float32 and rounded to FLOAT16 or BFLOAT16 by splitting, with AVX-512F alone. Included by their
+// matmul kernel files alone, which are built with the flags it needs.
 #ifndef INT4PACK_KERNELS_MATMUL_SPLIT_H_
 #define INT4PACK_KERNELS_MATMUL_SPLIT_H_
 
@@ -17,8 +17,8 @@ namespace {
 // splitting in float32: with c = v * (2^k + 1), c - (c - v) is v rounded to 24 - k significant bits (11 for
 // FLOAT16, 8 for BFLOAT16). That is the type's own rounding for zeros and for values in its normal range,
 // which the splitting keeps finite; tests/core checks it against the scalar steps for every scale and
-// offset of either type with every int4 value, and for every pair of significands. It serves the rows
-// whose every antiquantized value stays there (split_rounding_is_exact). Unlike a conversion to the type and
+// offset of either type with every int4 value and the extreme int8 ones, and for every pair of significands. It serves
+// the rows whose every antiquantized value stays there (split_rounding_is_exact). Unlike a conversion to the type and
 // back (or VCVTNE2PS2BF16, which packs its results into words to be unpacked again), it leaves each value
 // in its lane, in three operations. The embedded-rounding forms keep the compiler from fusing c - v into an
 // FMA, which would change the result.
@@ -31,8 +31,8 @@ struct SplitFormat;
 template <>
 struct SplitFormat<Rounding::kHalf> {
   static constexpr float kSplit = 8193.0f;  // 2^13 + 1
-  // Every FLOAT16 offset: w + offset stays below 65520, where r() would overflow.
-  static constexpr float kMinExp = -14, kMaxProductExp = 15, kMaxOffsetExp = 15;
+  // Offsets below 2^15: w + offset (|w| <= 128) stays below 65520, where r() would overflow.
+  static constexpr float kMinExp = -14, kMaxProductExp = 15, kMaxOffsetExp = 14;
 };
 template <>
 struct SplitFormat<Rounding::kBFloat16> {
@@ -54,13 +54,14 @@ inline __m512 split_product(__m512 w, __m512 scale, __m512 spread) {
 }
 
 // Every antiquantized value of a row with this scale (and offset) row stays where the splitting rounds as
-// the golden steps do. A nonzero w + offset is at least g, the offset's distance to the nearest integer (1
-// for an integer offset, and without one), and so is its rounding; |scale| * g >= 2^kMinExp keeps every
-// nonzero product in range from below: E(s) + E(g) >= kMinExp, with no offset below 2^kMinExp either. From
-// above, |r(w + offset)| < 2^(max(E(offset), 3) + 2), so E(s) + max(E(offset), 3) + 3 <= kMaxProductExp
-// (E(s) + 4 without an offset). VGETEXPPS gives E, subnormals theirs too; zero scales and offsets pass, and
-// infinities and NaNs fail (their E exceeds every bound, or compares unordered).
-template <Rounding kR>
+// the golden steps do, for stored values w with |w| <= 2^kValueExp (3 for INT4, 7 for INT8). A nonzero
+// w + offset is at least g, the offset's distance to the nearest integer (1 for an integer offset, and
+// without one), and so is its rounding; |scale| * g >= 2^kMinExp keeps every nonzero product in range from
+// below: E(s) + E(g) >= kMinExp, with no offset below 2^kMinExp either. From above,
+// |r(w + offset)| < 2^(max(E(offset), kValueExp) + 2), so E(s) + max(E(offset), kValueExp) + 3 <=
+// kMaxProductExp (E(s) + kValueExp + 1 without an offset). VGETEXPPS gives E, subnormals theirs too; zero
+// scales and offsets pass, and infinities and NaNs fail (their E exceeds every bound, or compares unordered).
+template <Rounding kR, int kValueExp>
 inline bool split_rounding_is_exact(const float *offset, const float *scale) {
   using F = SplitFormat<kR>;
   const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
@@ -71,7 +72,7 @@ inline bool split_rounding_is_exact(const float *offset, const float *scale) {
     const __m512 es = _mm512_getexp_ps(s);
     const __mmask16 nonzero_s = _mm512_test_epi32_mask(_mm512_castps_si512(s), magnitude);
     if (offset == nullptr) {
-      fails |= _mm512_cmp_ps_mask(es, _mm512_set1_ps(F::kMaxProductExp - 4), _CMP_NLE_UQ);
+      fails |= _mm512_cmp_ps_mask(es, _mm512_set1_ps(F::kMaxProductExp - kValueExp - 1), _CMP_NLE_UQ);
       fails |= _mm512_mask_cmp_ps_mask(nonzero_s, es, min_exp, _CMP_LT_OQ);
       continue;
     }
@@ -80,7 +81,7 @@ inline bool split_rounding_is_exact(const float *offset, const float *scale) {
     const __mmask16 nonzero_o = _mm512_test_epi32_mask(_mm512_castps_si512(o), magnitude);
     fails |= _mm512_cmp_ps_mask(eo, _mm512_set1_ps(F::kMaxOffsetExp), _CMP_NLE_UQ);
     fails |= _mm512_mask_cmp_ps_mask(nonzero_o, eo, min_exp, _CMP_LT_OQ);
-    fails |= _mm512_cmp_ps_mask(_mm512_add_ps(es, _mm512_max_ps(eo, _mm512_set1_ps(3.0f))),
+    fails |= _mm512_cmp_ps_mask(_mm512_add_ps(es, _mm512_max_ps(eo, _mm512_set1_ps(kValueExp))),
                                 _mm512_set1_ps(F::kMaxProductExp - 3), _CMP_NLE_UQ);
     const __m512 fraction = _mm512_abs_ps(_mm512_sub_ps(o, _mm512_roundscale_ps(o, _MM_FROUND_TO_NEAREST_INT)));
     const __mmask16 fractional = _mm512_test_epi32_mask(_mm512_castps_si512(fraction), magnitude);
@@ -90,19 +91,19 @@ inline bool split_rounding_is_exact(const float *offset, const float *scale) {
   return fails == 0;
 }
 
-// Each nibble looked up as the float of its signed value, in SplitColumns' order, offset and rounded,
-// scaled and rounded. Columns: the accumulators' order in memory, SplitColumns (column order) or KeptColumns
-// (the lanes').
-template <Rounding kR, bool kOffset, typename Columns = SplitColumns>
-struct SplitInt4Decoder : Columns {
+// A row's scale and offset in the lanes of Columns' order (its SplitColumns or NaturalColumns base, or
+// KeptColumns: already there), and the antiquantization of four vectors of stored values: offset and
+// rounded, scaled and rounded.
+template <Rounding kR, bool kOffset, typename Order, typename Columns>
+struct SplitSteps : Columns {
   __m512 offset[4], scale[4], spread[4];
-  SplitInt4Decoder(const float *o, const float *s) {
-    if constexpr (kOffset) SplitColumns::load_acc(o, offset);
-    SplitColumns::load_acc(s, scale);
+  SplitSteps(const float *o, const float *s) {
+    if constexpr (kOffset) Order::load_acc(o, offset);
+    Order::load_acc(s, scale);
     spread_scale();
   }
   // Scale and offset in their lanes as an earlier decoder kept them (keep).
-  explicit SplitInt4Decoder(const void *kept) {
+  explicit SplitSteps(const void *kept) {
     restore_params<kOffset>(kept, scale, offset);
     spread_scale();
   }
@@ -111,13 +112,7 @@ struct SplitInt4Decoder : Columns {
     for (int v = 0; v < 4; ++v)
       spread[v] = _mm512_mul_round_ps(scale[v], _mm512_set1_ps(SplitFormat<kR>::kSplit), kNearest);
   }
-  void decode(const uint8_t *bytes, __m512 *w) const {
-    const __m512 values = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
-    for (int h = 0; h < 2; ++h) {  // bytes [16h, 16h + 16): low nibbles (even columns) to w[h], high ones to w[2 + h]
-      const __m512i index = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(bytes + 16 * h)));
-      w[h] = _mm512_permutexvar_ps(index, values);  // VPERMPS reads an index's low 4 bits
-      w[2 + h] = _mm512_permutexvar_ps(_mm512_srli_epi32(index, 4), values);
-    }
+  void antiquant(__m512 *w) const {
     for (int v = 0; v < 4; ++v) {
       if constexpr (kOffset) w[v] = split_round<kR>(_mm512_add_round_ps(w[v], offset[v], kNearest));
       w[v] = split_product(w[v], scale[v], spread[v]);
@@ -125,40 +120,74 @@ struct SplitInt4Decoder : Columns {
   }
 };
 
-template <Rounding kR>
-inline bool accumulate_int4_split_as(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
-                                     const float *scale, const float *x, int64_t x_stride, int64_t rows, float *acc) {
-  if (!split_rounding_is_exact<kR>(offset, scale)) return false;
+// Each nibble looked up as the float of its signed value, in SplitColumns' order. Columns: the
+// accumulators' order in memory, SplitColumns (column order) or KeptColumns (the lanes').
+template <Rounding kR, bool kOffset, typename Columns = SplitColumns>
+struct SplitInt4Decoder : SplitSteps<kR, kOffset, SplitColumns, Columns> {
+  using SplitSteps<kR, kOffset, SplitColumns, Columns>::SplitSteps;
+  void decode(const uint8_t *bytes, __m512 *w) const {
+    const __m512 values = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
+    for (int h = 0; h < 2; ++h) {  // bytes [16h, 16h + 16): low nibbles (even columns) to w[h], high ones to w[2 + h]
+      const __m512i index = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(bytes + 16 * h)));
+      w[h] = _mm512_permutexvar_ps(index, values);  // VPERMPS reads an index's low 4 bits
+      w[2 + h] = _mm512_permutexvar_ps(_mm512_srli_epi32(index, 4), values);
+    }
+    this->antiquant(w);
+  }
+};
+
+// Each int8 value widened to float, in column order.
+template <Rounding kR, bool kOffset>
+struct SplitInt8Decoder : SplitSteps<kR, kOffset, NaturalColumns<Avx512>, NaturalColumns<Avx512>> {
+  using SplitSteps<kR, kOffset, NaturalColumns<Avx512>, NaturalColumns<Avx512>>::SplitSteps;
+  void decode(const uint8_t *bytes, __m512 *w) const {
+    for (int v = 0; v < 4; ++v) w[v] = Avx512::from_int8(reinterpret_cast<const int8_t *>(bytes) + 16 * v);
+    this->antiquant(w);
+  }
+};
+
+// The fused steps over a split decoder for one rounding, if the row's scale and offset allow it.
+template <Rounding kR, int kValueExp, template <Rounding, bool> class Decoder>
+inline bool accumulate_split_as(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
+                                const float *scale, const float *x, int64_t x_stride, int64_t rows, float *acc) {
+  if (!split_rounding_is_exact<kR, kValueExp>(offset, scale)) return false;
   if (offset != nullptr) {
-    accumulate_fused<Avx512, 4, 4>(SplitInt4Decoder<kR, true>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows,
-                                   acc);
+    accumulate_fused<Avx512, 4, 4>(Decoder<kR, true>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
   } else {
-    accumulate_fused<Avx512, 4, 4>(SplitInt4Decoder<kR, false>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows,
-                                   acc);
+    accumulate_fused<Avx512, 4, 4>(Decoder<kR, false>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
   }
   return true;
 }
 
-// accumulate_int4 for the FLOAT16 and BFLOAT16 rows that split rounding serves; false, with nothing done,
-// for any other row (the caller's own steps take it).
-inline bool accumulate_int4_split(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
-                                  const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
-                                  float *acc) {
-  if (scale == nullptr) return false;
-  if (r == Rounding::kBFloat16) {
-    return accumulate_int4_split_as<Rounding::kBFloat16>(bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc);
+template <Rounding kR, bool kOffset>
+using SplitInt4 = SplitInt4Decoder<kR, kOffset>;
+
+// accumulate_int4 or accumulate_int8 (kInt8) for the FLOAT16 and BFLOAT16 rows that split rounding serves;
+// false, with nothing done, for any other row (the caller's own steps take it).
+template <bool kInt8>
+inline bool accumulate_split(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
+                             const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
+                             float *acc) {
+  constexpr int kValueExp = kInt8 ? 7 : 3;
+  if (scale == nullptr || r == Rounding::kNone) return false;
+  if constexpr (kInt8) {
+    return r == Rounding::kHalf ? accumulate_split_as<Rounding::kHalf, kValueExp, SplitInt8Decoder>(
+                                      bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc)
+                                : accumulate_split_as<Rounding::kBFloat16, kValueExp, SplitInt8Decoder>(
+                                      bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc);
+  } else {
+    return r == Rounding::kHalf ? accumulate_split_as<Rounding::kHalf, kValueExp, SplitInt4>(
+                                      bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc)
+                                : accumulate_split_as<Rounding::kBFloat16, kValueExp, SplitInt4>(
+                                      bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc);
   }
-  if (r == Rounding::kHalf) {
-    return accumulate_int4_split_as<Rounding::kHalf>(bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc);
-  }
-  return false;
 }
 
 template <Rounding kR>
 inline bool accumulate_int4_tiles_split_as(const TileRun &run) {
   for (int64_t s = 0; s < run.tiles; ++s) {
-    if (!split_rounding_is_exact<kR>(run.offset != nullptr ? run.offset + s * run.param_stride : nullptr,
-                                     run.scale + s * run.param_stride)) {
+    if (!split_rounding_is_exact<kR, 3>(run.offset != nullptr ? run.offset + s * run.param_stride : nullptr,
+                                        run.scale + s * run.param_stride)) {
       return false;
     }
   }
@@ -173,7 +202,7 @@ inline bool accumulate_int4_tiles_split_as(const TileRun &run) {
 }
 
 // accumulate_int4_tiles for runs of up to 4 rows of x whose every tile split rounding serves, as
-// accumulate_int4_split; false, with nothing done, for any other run.
+// accumulate_split; false, with nothing done, for any other run.
 inline bool accumulate_int4_tiles_split(const TileRun &run) {
   if (run.scale == nullptr || run.rows > 4) return false;
   if (run.rounding == Rounding::kBFloat16) return accumulate_int4_tiles_split_as<Rounding::kBFloat16>(run);

@@ -338,56 +338,66 @@ TEST_P(FloatKernels, AccumulateInt4TilesMatchesScalarPerTile) {
   }
 }
 
-// One INT4 weight row times x = 1 under a rounding, from accumulators at 0, against the scalar step: the
-// antiquantized values themselves, bit for bit. A row's 64 columns hold `value(c)` (a nibble), `scale(c)`
-// and `offset(c)` (bits of the rounding's type; offset null: none).
+// One weight row (INT4, or INT8 with int8) times x = 1 under a rounding, from accumulators at 0, against the
+// scalar step: the antiquantized values themselves, bit for bit. A row's 64 columns hold `value(c)` (a
+// nibble, or an int8 value), `scale(c)` and `offset(c)` (bits of the rounding's type; offset null: none).
 template <typename Value, typename Scale, typename Offset>
-void check_antiquant_row(const kernels::Isa &isa, kernels::Rounding rounding, const Value &value, const Scale &scale,
-                         const Offset *offset, const std::string &what) {
+void check_antiquant_row(const kernels::Isa &isa, kernels::Rounding rounding, bool int8, const Value &value,
+                         const Scale &scale, const Offset *offset, const std::string &what) {
   const auto to_float = [rounding](uint16_t bits) {
     return rounding == kernels::Rounding::kHalf ? half_to_float(bits) : bfloat16_to_float(bits);
   };
-  uint8_t bytes[kernels::kPanelCols / 2];
+  uint8_t bytes[kernels::kPanelCols];
   float s[kernels::kPanelCols], o[kernels::kPanelCols];
   for (int c = 0; c < kernels::kPanelCols; ++c) {
     s[c] = to_float(scale(c));
     if (offset != nullptr) o[c] = to_float((*offset)(c));
+    if (int8) bytes[c] = static_cast<uint8_t>(value(c));
   }
-  for (int i = 0; i < kernels::kPanelCols / 2; ++i)
-    bytes[i] = static_cast<uint8_t>(value(2 * i) | (value(2 * i + 1) << 4));
+  if (!int8) {
+    for (int i = 0; i < kernels::kPanelCols / 2; ++i)
+      bytes[i] = static_cast<uint8_t>(value(2 * i) | (value(2 * i + 1) << 4));
+  }
+  const auto step = int8 ? &kernels::MatmulKernels::accumulate_int8 : &kernels::MatmulKernels::accumulate_int4;
+  const int64_t row_bytes = int8 ? kernels::kPanelCols : kernels::kPanelCols / 2;
   const float x = 1.0f;
   float got[kernels::kPanelCols] = {}, want[kernels::kPanelCols] = {};
   const float *op = offset != nullptr ? o : nullptr;
-  isa.matmul->accumulate_int4(bytes, sizeof bytes, 1, op, s, rounding, &x, 1, 1, got);
-  scalar_isa().matmul->accumulate_int4(bytes, sizeof bytes, 1, op, s, rounding, &x, 1, 1, want);
+  (isa.matmul->*step)(bytes, row_bytes, 1, op, s, rounding, &x, 1, 1, got);
+  (scalar_isa().matmul->*step)(bytes, row_bytes, 1, op, s, rounding, &x, 1, 1, want);
   for (int c = 0; c < kernels::kPanelCols; ++c) {
     ASSERT_EQ(float_bits(got[c]), float_bits(want[c]))
-        << what << ", rounding " << static_cast<int>(rounding) << ", column " << c << ": nibble " << value(c)
-        << ", scale 0x" << std::hex << scale(c) << (offset != nullptr ? ", offset 0x" : "")
+        << what << (int8 ? ", INT8" : ", INT4") << ", rounding " << static_cast<int>(rounding) << ", column " << c
+        << ": value " << value(c) << ", scale 0x" << std::hex << scale(c) << (offset != nullptr ? ", offset 0x" : "")
         << (offset != nullptr ? (*offset)(c) : 0);
   }
 }
 
 // The antiquantization r(r(w + offset) * scale) under the FLOAT16 and BFLOAT16 roundings, for every scale of
-// the type with every int4 value (without an offset, and with one of 15); every offset with every int4 value, scaled by
-// 1 and by a scale of full precision; and every pair of significands (with signs) of an r(w + offset) and a scale,
-// whose rounding is all that the exponents leave to decide. The AVX-512 tables round by Veltkamp's splitting, which
-// this shows equal to rounding to nearest even wherever they take it (and the rest goes to the steps they fall back
-// to).
+// the type with every int4 value and 16 int8 ones, the extremes among them (without an offset, and with one
+// of 15); every offset with those values, scaled by 1, by a scale of full precision and by 1/16; and every pair of
+// significands (with signs) of an r(w + offset) and a scale, whose rounding is all that the exponents leave
+// to decide. The AVX-512 tables round by Veltkamp's splitting, which this shows equal to rounding to nearest
+// even wherever they take it (and the rest goes to the steps they fall back to).
 TEST_P(FloatKernels, AntiquantizationOfEveryScaleAndOffset) {
-  const auto nibble = [](int c) { return c % 16; };
+  const int int8_values[16] = {-128, -127, -65, -64, -3, -1, 0, 1, 2, 63, 64, 65, 100, 125, 126, 127};
   for (auto rounding : {kernels::Rounding::kHalf, kernels::Rounding::kBFloat16}) {
     const bool half = rounding == kernels::Rounding::kHalf;
-    for (uint32_t base = 0; base <= 0xFFFF; base += 4) {
-      const auto scale = [base](int c) { return static_cast<uint16_t>(base + c / 16); };
-      check_antiquant_row(*isa_, rounding, nibble, scale, static_cast<decltype(scale) *>(nullptr), "every scale");
-      // An offset of 15, with which the largest scales' products overflow.
-      const auto fifteen = [half](int) { return half ? uint16_t{0x4B80} : uint16_t{0x4170}; };
-      check_antiquant_row(*isa_, rounding, nibble, scale, &fifteen, "every scale, offset 15");
-      // 1, and 1.99... (all fraction bits set)
-      for (uint16_t fixed : {half ? uint16_t{0x3C00} : uint16_t{0x3F80}, half ? uint16_t{0x3FFF} : uint16_t{0x3FFF}}) {
-        const auto scale_fixed = [fixed](int) { return fixed; };
-        check_antiquant_row(*isa_, rounding, nibble, scale_fixed, &scale, "every offset");
+    const auto fifteen = [half](int) { return half ? uint16_t{0x4B80} : uint16_t{0x4170}; };
+    for (bool int8 : {false, true}) {
+      const auto value = [int8, &int8_values](int c) { return int8 ? int8_values[c % 16] : c % 16; };
+      for (uint32_t base = 0; base <= 0xFFFF; base += 4) {
+        const auto scale = [base](int c) { return static_cast<uint16_t>(base + c / 16); };
+        check_antiquant_row(*isa_, rounding, int8, value, scale, static_cast<decltype(scale) *>(nullptr),
+                            "every scale");
+        // An offset of 15, with which the largest scales' products overflow.
+        check_antiquant_row(*isa_, rounding, int8, value, scale, &fifteen, "every scale, offset 15");
+        // 1, 1.99... (all fraction bits set), and 1/16, small enough for the largest offsets' products
+        for (uint16_t fixed : {half ? uint16_t{0x3C00} : uint16_t{0x3F80}, uint16_t{0x3FFF},
+                               half ? uint16_t{0x2C00} : uint16_t{0x3D80}}) {
+          const auto scale_fixed = [fixed](int) { return fixed; };
+          check_antiquant_row(*isa_, rounding, int8, value, scale_fixed, &scale, "every offset");
+        }
       }
     }
     // Significand pairs: w = 0, so r(w + offset) is the offset, of exponent 0 or 3 and either sign; scales
@@ -405,7 +415,7 @@ TEST_P(FloatKernels, AntiquantizationOfEveryScaleAndOffset) {
           return static_cast<uint16_t>((k & fractions ? sign : 0u) | one | (k & (fractions - 1)));
         };
         check_antiquant_row(
-            *isa_, rounding, [](int) { return 0; }, scale, &offset, "significands");
+            *isa_, rounding, false, [](int) { return 0; }, scale, &offset, "significands");
       }
     }
   }
