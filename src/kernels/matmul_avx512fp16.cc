@@ -128,8 +128,9 @@ void accumulate_int4_half(const uint8_t *bytes, int64_t row_bytes, int64_t kp, c
 void accumulate_int4_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
                           Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc) {
   if (accumulate_split<false>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc)) return;
-  if (r != Rounding::kHalf || scale == nullptr) {
-    matmul_avx512.accumulate_int4(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
+  if (r != Rounding::kHalf || scale == nullptr) {  // the AVX-512 steps, past the split they would try again
+    accumulate_fused_x86<Avx512, Int4Values<Avx512>, 4, 4>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows,
+                                                           acc);
   } else if (offset != nullptr) {
     accumulate_int4_half<true>(bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc);
   } else {

@@ -126,12 +126,13 @@ template <Rounding kR, bool kOffset, typename Columns = SplitColumns>
 struct SplitInt4Decoder : SplitSteps<kR, kOffset, SplitColumns, Columns> {
   using SplitSteps<kR, kOffset, SplitColumns, Columns>::SplitSteps;
   void decode(const uint8_t *bytes, __m512 *w) const {
-    const __m512 values = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
-    for (int h = 0; h < 2; ++h) {  // bytes [16h, 16h + 16): low nibbles (even columns) to w[h], high ones to w[2 + h]
-      const __m512i index = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(bytes + 16 * h)));
-      w[h] = _mm512_permutexvar_ps(index, values);  // VPERMPS reads an index's low 4 bits
-      w[2 + h] = _mm512_permutexvar_ps(_mm512_srli_epi32(index, 4), values);
-    }
+    static constexpr float kSigned[16] = {0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1};
+    __m512 nibbles[4];  // low and high nibbles of bytes 0..15, then of bytes 16..31
+    Avx512::int4_lookup(bytes, kSigned, nibbles);
+    w[0] = nibbles[0];
+    w[1] = nibbles[2];
+    w[2] = nibbles[1];
+    w[3] = nibbles[3];
     this->antiquant(w);
   }
 };
