@@ -361,7 +361,8 @@ void BM_PairedBf16(benchmark::State &state, Case bf16) {
   set_counters(state, bf16);
 }
 
-// Decode's compute floor: the kernel an ND decode runs (the active ISA's accumulate_int4_tiles, a scale
+// Decode's compute floor: the kernel the decode runs (the active ISA's accumulate_int4_tiles; for one row
+// of x and an NZ weight its accumulate_int4_tiles_by_lanes, as the engine takes them), a scale
 // group of kFloorTiles neighbouring tiles a call, kSegment rows of each in turn) over as many weight rows as
 // the case has, but the same few rows again and again, which stay in L1: decode with its memory taken away.
 // The cold read pass over this floor is the most the kernel can give of the read pass on this host.
@@ -371,6 +372,7 @@ class DecodeFloor {
  public:
   explicit DecodeFloor(const Case &c) : c_(c), threads_(int4pack::engine::thread_count()) {
     const Data &d = data(c);
+    // ND: kFloorTiles tiles side by side; NZ: each tile's rows back to back (the first rows of the weight).
     const int64_t row_bytes = kFloorTiles * int4pack::kernels::kPanelCols / 2;
     bytes_.assign(d.weight.data(), d.weight.data() + kFloorRows * row_bytes);
     for (int64_t i = 0; i < c.m * kFloorRows; ++i) x_.push_back(to_float(d.x[static_cast<size_t>(i)]));
@@ -378,7 +380,7 @@ class DecodeFloor {
       scale_.push_back(to_float(d.scale[static_cast<size_t>(j)]));
     acc_.assign(static_cast<size_t>(threads_), std::vector<float>(static_cast<size_t>(kFloorTiles * c.m * 64)));
     scratch_.assign(static_cast<size_t>(threads_),
-                    std::vector<uint8_t>(static_cast<size_t>(kFloorTiles * int4pack::kernels::kTileScratchBytes)));
+                    std::vector<uint8_t>(static_cast<size_t>(kFloorTiles * int4pack::kernels::kLaneScratchBytes)));
   }
   // The case's k x n / 64 tile rows, in calls of kFloorTiles x kFloorRows, on `threads` threads (true).
   bool run(int threads) {
@@ -393,10 +395,11 @@ class DecodeFloor {
       t = omp_get_thread_num();
       nt = omp_get_num_threads();
 #endif
+      const bool nz = c_.weight == Weight::kInt4Nz;
       const int4pack::kernels::TileRun run{
           bytes_.data(),
-          kFloorTiles * int4pack::kernels::kPanelCols / 2,
-          int4pack::kernels::kPanelCols / 2,
+          nz ? int4pack::kernels::kPanelCols / 2 : kFloorTiles * int4pack::kernels::kPanelCols / 2,
+          nz ? kFloorRows * int4pack::kernels::kPanelCols / 2 : int4pack::kernels::kPanelCols / 2,
           kFloorRows,
           kFloorTiles,
           kFloorSegment,
@@ -410,7 +413,10 @@ class DecodeFloor {
           acc_[static_cast<size_t>(t)].data(),
           c_.m * int4pack::kernels::kPanelCols,
           scratch_[static_cast<size_t>(t)].data()};
-      for (int64_t i = calls * t / nt; i < calls * (t + 1) / nt; ++i) mk.accumulate_int4_tiles(run);
+      const auto step = nz && c_.m == 1 && mk.accumulate_int4_tiles_by_lanes != nullptr
+                            ? mk.accumulate_int4_tiles_by_lanes
+                            : mk.accumulate_int4_tiles;
+      for (int64_t i = calls * t / nt; i < calls * (t + 1) / nt; ++i) step(run);
     }
     (void)threads;
     return true;
@@ -530,7 +536,9 @@ void register_all() {
       tune(benchmark::RegisterBenchmark(("paired/bf16_vs_f16/" + c.name).c_str(), BM_PairedBf16, c));
   }
   for (const Case &c : cases) {
-    if (c.k == kDecodeK && c.weight == Weight::kInt4Nd && c.group == 128 && (c.m == 1 || !c.bf16)) {
+    const bool nd_floor = c.weight == Weight::kInt4Nd && (c.m == 1 || !c.bf16);
+    const bool nz_floor = c.weight == Weight::kInt4Nz && c.m == 1 && !c.bf16;
+    if (c.k == kDecodeK && c.group == 128 && (nd_floor || nz_floor)) {
       tune(benchmark::RegisterBenchmark(("paired/floor/" + c.name).c_str(), BM_PairedFloor, c, false));
       tune(benchmark::RegisterBenchmark(("paired/floor_threads/" + c.name).c_str(), BM_PairedFloor, c, true));
     }

@@ -99,8 +99,8 @@ def report(path):
         print(f"{'all threads vs one, decode m=1 ND':<44} {all_:>9.3f} ms   {'one thread: %.3f ms' % one:<34} {one / all_:>7.2f}")
     print("\nCompute floor: decode's kernel on as many weight rows as the case, rows that stay in L1 (all threads,\n"
           "paired with the cold read pass): the most of the read pass that kernel can give on this host.")
-    for case, target in (("f16/int4_nd/group128/m1", 0.8), ("bf16/int4_nd/group128/m1", None),
-                         ("f16/int4_nd/group128/m16", 0.6)):
+    for case, target in (("f16/int4_nd/group128/m1", 0.8), ("f16/int4_nz/group128/m1", 0.8),
+                         ("bf16/int4_nd/group128/m1", None), ("f16/int4_nd/group128/m16", 0.6)):
         p, threads = paired.get("paired/floor/" + case), paired.get("paired/floor_threads/" + case)
         if p is None:
             continue

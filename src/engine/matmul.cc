@@ -28,8 +28,9 @@ namespace {
 using kernels::kPanelCols;
 using kernels::Rounding;
 
-constexpr int64_t kPanelRows = 128;  // rows of k per panel: 128 x 64 floats, 32 KiB, stay in L1
-constexpr int64_t kRowBlock = 32;    // rows of x converted to float32 at a time
+constexpr int64_t kPanelRows = 128;                 // rows of k per panel: 128 x 64 floats, 32 KiB, stay in L1
+constexpr int64_t kRowBlock = 32;                   // rows of x converted to float32 at a time
+constexpr int64_t kWideXBytes = int64_t{16} << 20;  // x widened to float32 once for all tiles, up to this size
 constexpr int64_t kMinChunkRows = 32;
 // Decode-sized row chunks walk as many tiles together as their accumulators fit in this many bytes (at
 // least 8 tiles: an ND weight row's four cache lines): long runs of each ND row, read in order.
@@ -54,6 +55,12 @@ Result fail(ErrorKind kind, std::string message) {
 }
 
 bool present(const Matrix &m) { return m.data != nullptr; }
+
+// The first 64-byte boundary at or after p (a buffer of floats allocated 16 floats longer).
+float *aligned_floats(float *p) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  return p + ((64 - a % 64) % 64) / sizeof(float);
+}
 
 const uint8_t *at(const Matrix &m, int64_t i, int64_t j) {
   return static_cast<const uint8_t *>(m.data) +
@@ -129,8 +136,9 @@ struct Plan {
   ElementType y_type = ElementType::kFloat16;
   Rounding rounding = Rounding::kHalf;
   const kernels::Isa *isa = nullptr;
-  // x as float32, for row chunks of at most kRowBlock rows (run_tiles' one block): widened once for all
-  // tiles instead of once a tile and panel, panel by panel (x_panel).
+  // x as float32, for row chunks of at most kRowBlock rows (run_tiles' one block) and for any x of at most
+  // kWideXBytes as float32: widened once for all tiles instead of once a tile and panel, panel by panel
+  // (x_panel).
   const float *x_wide = nullptr;
 
   // Rows [i0, m) of x_wide's panel of k rows [k0, k0 + kPanelRows), k0 a multiple of kPanelRows: row
@@ -261,28 +269,35 @@ struct Plan {
       }
     }
     const bool bf16_x = x.type == ElementType::kBFloat16;
+    // The roundings by the ISA's cast kernels (bit for bit the scalar ones), a row of the tile at a time:
+    // at prefill every output passes here.
+    const kernels::CastKernels &cast = *isa->cast;
+    float v[kPanelCols];
+    uint16_t bits[kPanelCols];
     for (int64_t i = i0; i < i1; ++i) {
       const float *a = acc + (i - i0) * kPanelCols;
-      for (int64_t c = 0; c < live; ++c) {
-        float v = a[c];
-        if (packed_scale) v = v * post[c];
-        if (bf16_x) v = round_to_bfloat16(v);
-        if (present(bias)) v = v + bias_row[c];
-        const int64_t at_y = i * n + j0 + c;
-        switch (y_type) {
-          case ElementType::kInt8: {
-            const float t = std::nearbyint(v * qs[c] + qo[c]);
+      for (int64_t c = 0; c < live; ++c) v[c] = packed_scale ? a[c] * post[c] : a[c];
+      if (bf16_x) {
+        cast.float_to_bfloat16(v, bits, live);
+        cast.bfloat16_to_float(bits, v, live);
+      }
+      if (present(bias)) {
+        for (int64_t c = 0; c < live; ++c) v[c] = v[c] + bias_row[c];
+      }
+      switch (y_type) {
+        case ElementType::kInt8:
+          for (int64_t c = 0; c < live; ++c) {
+            const float t = std::nearbyint(v[c] * qs[c] + qo[c]);
             const float s = std::isnan(t) ? 0.0f : std::min(127.0f, std::max(-128.0f, t));
-            static_cast<int8_t *>(y)[at_y] = static_cast<int8_t>(s);
-            break;
+            static_cast<int8_t *>(y)[i * n + j0 + c] = static_cast<int8_t>(s);
           }
-          case ElementType::kBFloat16:
-            static_cast<uint16_t *>(y)[at_y] = float_to_bfloat16(v);
-            break;
-          default:
-            static_cast<uint16_t *>(y)[at_y] = float_to_half(v);
-            break;
-        }
+          break;
+        case ElementType::kBFloat16:
+          cast.float_to_bfloat16(v, static_cast<uint16_t *>(y) + i * n + j0, live);
+          break;
+        default:
+          cast.float_to_half(v, static_cast<uint16_t *>(y) + i * n + j0, live);
+          break;
       }
     }
   }
@@ -432,13 +447,17 @@ struct Plan {
   // Tiles [0, count) of a group, all decoded straight from their stored values, over panel rows
   // [k0, k0 + rows) with x's rows widened in xs (row stride kPanelRows), cut where the scale group changes:
   // kSegmentRows rows of each tile in turn (the kernels prefetch the weight rows ahead), an INT4 weight's
-  // in one accumulate_int4_tiles call a cut.
+  // in one accumulate_int4_tiles call a cut (or by lanes, for one row of x and an NZ weight).
   void accumulate_direct(TileGroup &tg, int64_t k0, int64_t rows, int64_t x_rows, int64_t j_first, int64_t count,
                          const float *xs) const {
     // One tile has nothing to interleave.
     const int64_t segment = count == 1 ? rows : kSegmentRows;
     thread_local std::vector<uint8_t> tile_scratch;
-    if (weight.int4) tile_scratch.resize(static_cast<size_t>(count * kernels::kTileScratchBytes));
+    // One row of x and a FRACTAL_NZ weight: the sums by lanes, where the table has that order (each value
+    // looked up). On ND rows it measured slower than the steps in order of k.
+    const auto by_lanes = x_rows == 1 && weight.nz ? isa->matmul->accumulate_int4_tiles_by_lanes : nullptr;
+    const int64_t scratch_bytes = by_lanes != nullptr ? kernels::kLaneScratchBytes : kernels::kTileScratchBytes;
+    if (weight.int4) tile_scratch.resize(static_cast<size_t>(count * scratch_bytes));
     for (int64_t r0 = k0, r1 = k0; r0 < k0 + rows; r0 = r1) {
       const int64_t g = group_rows > 0 ? r0 / group_rows : 0;
       r1 = group_rows > 0 ? std::min(k0 + rows, (g + 1) * group_rows) : k0 + rows;
@@ -463,7 +482,11 @@ struct Plan {
                                  tg.tile(0),
                                  tg.tile_acc,
                                  tile_scratch.data()};
-      isa->matmul->accumulate_int4_tiles(run);
+      if (by_lanes != nullptr) {
+        by_lanes(run);
+      } else {
+        isa->matmul->accumulate_int4_tiles(run);
+      }
     }
   }
 
@@ -498,26 +521,29 @@ struct Plan {
   // `count` neighbouring tiles: rows [i0, i1), columns [j0, j0 + 64 * count), over k rows [k_begin, k_end).
   // They walk k together, a panel of rows at a time, so an ND weight's rows are read a few cache lines at a
   // time instead of half a line per tile; x's rows are widened a block at a time for each panel, or come
-  // widened (x_wide) when they are one block. The sums go to y (finish_tile), or with `partial` (rows x n)
-  // there unfinished.
+  // widened (x_wide). The sums go to y (finish_tile), or with `partial` (rows x n) there unfinished.
   void run_tiles(int64_t i0, int64_t i1, int64_t j_first, int64_t count, int64_t k_begin, int64_t k_end,
                  float *partial) const {
     thread_local std::vector<int8_t> q;
     thread_local std::vector<float> panel, xs;
     thread_local TileGroup tg;
     q.resize(kPanelRows * kPanelCols);
-    panel.resize(kPanelRows * kPanelCols);
+    // The panel on a 64-byte boundary: each of its rows' vectors then lies in one cache line (split loads
+    // cost the prefill kernel 14%).
+    panel.resize(kPanelRows * kPanelCols + kPanelCols);
+    float *const panel_at = aligned_floats(panel.data());
     xs.resize(kRowBlock * kPanelRows);
     tg.tile_acc = (i1 - i0) * kPanelCols;
     tg.acc.assign(static_cast<size_t>(count * tg.tile_acc), 0.0f);
     tg.params.resize(static_cast<size_t>(count * TileGroup::kParamStride));
     tg.loaded.assign(static_cast<size_t>(count), -1);
     const bool has_offset = present(offset);
-    const bool one_block = x_wide != nullptr;
+    const bool widened = x_wide != nullptr;
     // Tiles of 64 real columns are decoded straight from their stored values (an INT4 ND row's 32 bytes or
     // NZ block row, an INT8 ND row's 64 values); the rest (a partial last ND tile, INT8 NZ, transposed) via
-    // an int8 panel. With one block of x rows (x_wide) the direct ones, and INT8 NZ tiles of 64 real columns,
-    // take accumulate_int4_tiles or accumulate_int8.
+    // an int8 panel. With x's rows widened already (x_wide) the direct ones, and INT8 NZ tiles of 64 real
+    // columns, take accumulate_int4_tiles or accumulate_int8, which at prefill decode each panel once for all
+    // the rows (measured 1.3-1.4x faster than this function's own panel steps at m = 256).
     const auto direct = [&](int64_t j0) {
       return !transposed && (weight.int4 ? weight.nz || j0 + kPanelCols <= n : !weight.nz && j0 + kPanelCols <= n);
     };
@@ -525,12 +551,11 @@ struct Plan {
       return direct(j0) || (!transposed && !weight.int4 && j0 + kPanelCols <= n);
     };
     int64_t fused = 0;
-    while (one_block && fused < count && fusable(j_first + fused * kPanelCols)) ++fused;
+    while (widened && fused < count && fusable(j_first + fused * kPanelCols)) ++fused;
     const kernels::MatmulKernels &mk = *isa->matmul;
     for (int64_t k0 = k_begin; k0 < k_end; k0 += kPanelRows) {
       const int64_t rows = std::min(kPanelRows, k_end - k0);
-      // One block of x's rows comes widened already (x_wide).
-      const float *x_block = one_block ? x_panel(i0, k0) : xs.data();
+      const float *x_block = widened ? x_panel(i0, k0) : xs.data();
       if (fused > 0) accumulate_direct(tg, k0, rows, i1 - i0, j_first, fused, x_block);
       for (int64_t s = fused; s < count; ++s) {
         const int64_t j0 = j_first + s * kPanelCols;
@@ -539,7 +564,7 @@ struct Plan {
         for (int64_t r = 0; r < rows; ++r) {
           if (s == 0) prefetch_nd_row(k0 + r + kPrefetchRows, j_first, count);
           load_group(tg, s, group_rows > 0 ? (k0 + r) / group_rows : 0, j0);
-          float *out = panel.data() + r * kPanelCols;
+          float *out = panel_at + r * kPanelCols;
           const float *o = has_offset ? tg.offset_row(s) : nullptr;
           const float *sc = packed_scale ? nullptr : tg.scale_row(s);
           if (from_bytes && weight.int4) {
@@ -552,8 +577,9 @@ struct Plan {
         }
         for (int64_t ib = i0; ib < i1; ib += kRowBlock) {
           const int64_t block = std::min(kRowBlock, i1 - ib);
-          if (!one_block) widen_x(ib, block, k0, rows, xs.data());
-          mk.accumulate(x_block, kPanelRows, block, panel.data(), rows, tg.tile(s) + (ib - i0) * kPanelCols);
+          if (!widened) widen_x(ib, block, k0, rows, xs.data());
+          mk.accumulate(widened ? x_panel(ib, k0) : xs.data(), kPanelRows, block, panel_at, rows,
+                        tg.tile(s) + (ib - i0) * kPanelCols);
         }
       }
     }
@@ -746,9 +772,11 @@ Result weight_quant_matmul_with(const MatmulArgs &args, const Run &run) {
     // their accumulators fill the cache already.
     const int64_t acc_tiles = kGroupAccBytes / (chunk_rows * kPanelCols * static_cast<int64_t>(sizeof(float)));
     const bool dot = plan.transposed && plan.weight.int4 && chunk_rows <= kRowBlock;
-    // x's rows widened once, for one block of them (kept by the calling thread from call to call).
+    // x's rows widened once (kept by the calling thread from call to call): for one block of them, and for
+    // more while they fit kWideXBytes, rather than once for every tile and panel.
     thread_local std::vector<float> x_wide;
-    if (chunk_rows <= kRowBlock && !dot) {
+    const bool wide_fits = plan.m * plan.k * static_cast<int64_t>(sizeof(float)) <= kWideXBytes;
+    if ((chunk_rows <= kRowBlock || wide_fits) && !dot) {
       plan.widen_all_x(&x_wide);
       plan.x_wide = x_wide.data();
     }

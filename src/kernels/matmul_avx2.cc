@@ -100,9 +100,14 @@ void accumulate_int8_avx2(const uint8_t *bytes, int64_t row_bytes, int64_t kp, c
 
 }  // namespace
 
-const MatmulKernels matmul_avx2{dequant_row_avx2,     dequant_int4_row_avx2,
-                                accumulate_avx2,      multiply_add_avx2,
-                                accumulate_int4_avx2, multiply_add_int4_x86<Avx2>,
-                                accumulate_int8_avx2, accumulate_int4_tiles_in_steps<accumulate_int4_avx2>};
+const MatmulKernels matmul_avx2{dequant_row_avx2,
+                                dequant_int4_row_avx2,
+                                accumulate_avx2,
+                                multiply_add_avx2,
+                                accumulate_int4_avx2,
+                                multiply_add_int4_x86<Avx2>,
+                                accumulate_int8_avx2,
+                                accumulate_int4_tiles_in_steps<accumulate_int4_avx2>,
+                                nullptr};
 
 }  // namespace int4pack::kernels

@@ -2,6 +2,7 @@
 // (16 of the 32 registers hold 4 x 64 accumulators).
 #include <immintrin.h>
 
+#include "kernels/matmul_avx512_lanes.h"
 #include "kernels/matmul_avx512_ops.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/matmul_split.h"
@@ -47,8 +48,9 @@ void accumulate_int8_avx512(const uint8_t *bytes, int64_t row_bytes, int64_t kp,
 
 }  // namespace
 
-const MatmulKernels matmul_avx512{dequant_row_avx512,     dequant_int4_row_avx512,     accumulate_avx512,
-                                  multiply_add_avx512,    accumulate_int4_avx512,      multiply_add_int4_x86<Avx512>,
-                                  accumulate_int8_avx512, accumulate_int4_tiles_avx512};
+const MatmulKernels matmul_avx512{
+    dequant_row_avx512,     dequant_int4_row_avx512,      accumulate_avx512,
+    multiply_add_avx512,    accumulate_int4_avx512,       multiply_add_int4_x86<Avx512>,
+    accumulate_int8_avx512, accumulate_int4_tiles_avx512, accumulate_int4_tiles_by_lanes_avx512};
 
 }  // namespace int4pack::kernels

@@ -166,7 +166,8 @@ void accumulate_int8_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, c
 }  // namespace
 
 const MatmulKernels matmul_avx512fp16 = {
-    matmul_avx512.dequant_row, dequant_int4_row_fp16,           matmul_avx512.accumulate, matmul_avx512.multiply_add,
-    accumulate_int4_fp16,      matmul_avx512.multiply_add_int4, accumulate_int8_fp16,     accumulate_int4_tiles_fp16};
+    matmul_avx512.dequant_row,  dequant_int4_row_fp16,      matmul_avx512.accumulate,
+    matmul_avx512.multiply_add, accumulate_int4_fp16,       matmul_avx512.multiply_add_int4,
+    accumulate_int8_fp16,       accumulate_int4_tiles_fp16, matmul_avx512.accumulate_int4_tiles_by_lanes};
 
 }  // namespace int4pack::kernels

@@ -10,12 +10,15 @@
 //   accumulate_int8  the same for the rows of an INT8 ND tile (64 int8 values a row)
 //   accumulate_int4_tiles  accumulate_int4 on neighbouring tiles in one call, each tile's scale and offset
 //                 prepared once for the whole walk (an ND weight's 16-row steps would redo it every step)
+//   accumulate_int4_tiles_by_lanes  the same sums taken as 16 interleaved partial sums, then folded: at
+//                 decode with one row of x, each value looked up in its column's table (optional)
 // Every table computes every output bit for bit as the scalar one does: products of two half or bfloat16
 // values are exact in float32, so an FMA and the scalar `acc + x * w` round alike, and each acc element
-// sums over k in the same order.
+// sums over k in the same order (by lanes, the same order of its own).
 #ifndef INT4PACK_KERNELS_MATMUL_KERNELS_H_
 #define INT4PACK_KERNELS_MATMUL_KERNELS_H_
 
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/isa_arch.h"
@@ -32,6 +35,8 @@ enum class Rounding : int { kNone = 0, kHalf = 1, kBFloat16 = 2 };
 // `segment` rows of every tile in turn, and a table may keep each tile's state (its scale and offset rows
 // in its own form) in scratch across the walk instead of rebuilding it for every segment.
 inline constexpr int64_t kTileScratchBytes = 512;  // scratch a tile of a TileRun may use
+// Scratch a tile of a by-lanes run may use instead: its rows' 32 bytes, which a table keeps there transposed.
+inline constexpr int64_t kLaneScratchBytes = kMaxFusedRows * kPanelCols / 2;
 
 struct TileRun {
   const uint8_t *bytes;  // tile 0's first row: tile s's row t is the 32 bytes at bytes + t * row_bytes + s * tile_bytes
@@ -49,7 +54,7 @@ struct TileRun {
   int64_t rows;
   float *acc;  // tile 0's accumulators (rows x 64); tile s's at acc + s * acc_stride
   int64_t acc_stride;
-  void *scratch;  // tiles * kTileScratchBytes bytes, any alignment
+  void *scratch;  // tiles * kTileScratchBytes bytes (by lanes: kLaneScratchBytes), any alignment
 };
 
 struct MatmulKernels {
@@ -81,7 +86,24 @@ struct MatmulKernels {
                           Rounding rounding, const float *x, int64_t x_stride, int64_t rows, float *acc);
   // accumulate_int4 on each tile of the run, over its kp rows: the same sums, in the same order per tile.
   void (*accumulate_int4_tiles)(const TileRun &run);
+  // accumulate_int4_tiles with each sum over the run's rows taken by lanes: for each tile, row i of x and
+  // c < 64, acc[i][c] += fold_lanes(p), where p[r] = sum of x[i][t] * w[t][c] over the rows t = r, r + 16,
+  // r + 32 .. of the run, from +0 in order of t (fused multiply-adds). The order of a kernel that holds 16
+  // rows of one column in a vector, which lets it look each value up in its column's table; the engine
+  // takes it for one row of x and a FRACTAL_NZ weight. Null in a table without one (the engine then takes
+  // accumulate_int4_tiles).
+  void (*accumulate_int4_tiles_by_lanes)(const TileRun &run);
 };
+
+// The sum of 16 lanes, halves first: lanes r and r + 8, then r + 4, r + 2 and r + 1 (a vector does each
+// round at once).
+inline float fold_lanes(const float *p) {
+  float v[8];
+  for (int r = 0; r < 8; ++r) v[r] = p[r] + p[r + 8];
+  for (int r = 0; r < 4; ++r) v[r] = v[r] + v[r + 4];
+  for (int r = 0; r < 2; ++r) v[r] = v[r] + v[r + 2];
+  return v[0] + v[1];
+}
 
 // Lane p of multiply_add_int4's w is value nibble_order_value(p) of the 64 (value 2i is byte i's low nibble):
 // each 16 bytes' low nibbles, then their high nibbles, as a vector of 16 lanes gets them.
@@ -133,6 +155,27 @@ void accumulate_int4_tiles_in_steps(const TileRun &run) {
   }
 }
 
+// accumulate_int4_tiles_by_lanes as its definition reads, over a table's own INT4 row step.
+template <RowStep kInt4Row>
+void accumulate_int4_tiles_by_lanes_in_steps(const TileRun &run) {
+  constexpr int64_t kLanes = 16;
+  for (int64_t s = 0; s < run.tiles; ++s) {
+    const float *offset = run.offset != nullptr ? run.offset + s * run.param_stride : nullptr;
+    const float *scale = run.scale != nullptr ? run.scale + s * run.param_stride : nullptr;
+    for (int64_t i = 0; i < run.rows; ++i) {
+      float lanes[kPanelCols][kLanes] = {};
+      for (int64_t t = 0; t < run.kp; ++t) {
+        float w[kPanelCols];
+        kInt4Row(run.bytes + s * run.tile_bytes + t * run.row_bytes, offset, scale, run.rounding, w);
+        const float xv = run.x[i * run.x_stride + t];
+        for (int64_t c = 0; c < kPanelCols; ++c) lanes[c][t % kLanes] = std::fma(xv, w[c], lanes[c][t % kLanes]);
+      }
+      float *acc = run.acc + s * run.acc_stride + i * kPanelCols;
+      for (int64_t c = 0; c < kPanelCols; ++c) acc[c] = acc[c] + fold_lanes(lanes[c]);
+    }
+  }
+}
+
 // dequant_row as a row step over bytes.
 template <void (*kDequantRow)(const int8_t *, const float *, const float *, Rounding, float *)>
 void int8_row_step(const uint8_t *bytes, const float *offset, const float *scale, Rounding rounding, float *out) {
@@ -152,7 +195,8 @@ constexpr MatmulKernels kernels_in_steps() {
           accumulate_in_steps<kInt4Row, kAccumulate>,
           multiply_add_int4_in_steps<kMultiplyAdd>,
           accumulate_in_steps<int8_row_step<kDequantRow>, kAccumulate>,
-          accumulate_int4_tiles_in_steps<accumulate_in_steps<kInt4Row, kAccumulate>>};
+          accumulate_int4_tiles_in_steps<accumulate_in_steps<kInt4Row, kAccumulate>>,
+          nullptr};
 }
 
 #define INT4PACK_ISA(name, arch, flags, requirement) INT4PACK_ON_##arch(extern const MatmulKernels matmul_##name;)

@@ -125,10 +125,14 @@ void accumulate_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const 
 
 }  // namespace
 
-const MatmulKernels matmul_neonfp16 = {
-    matmul_neon.dequant_row,     dequant_int4_row_fp16,
-    matmul_neon.accumulate,      matmul_neon.multiply_add,
-    accumulate_fp16<Int4Halves>, matmul_neon.multiply_add_int4,
-    accumulate_fp16<Int8Halves>, accumulate_int4_tiles_in_steps<accumulate_fp16<Int4Halves>>};
+const MatmulKernels matmul_neonfp16 = {matmul_neon.dequant_row,
+                                       dequant_int4_row_fp16,
+                                       matmul_neon.accumulate,
+                                       matmul_neon.multiply_add,
+                                       accumulate_fp16<Int4Halves>,
+                                       matmul_neon.multiply_add_int4,
+                                       accumulate_fp16<Int8Halves>,
+                                       accumulate_int4_tiles_in_steps<accumulate_fp16<Int4Halves>>,
+                                       nullptr};
 
 }  // namespace int4pack::kernels

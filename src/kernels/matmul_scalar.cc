@@ -57,9 +57,17 @@ void multiply_add_scalar(const float *x, const float *w, float *acc) {
   for (int64_t c = 0; c < kPanelCols; ++c) acc[c] = std::fma(x[c], w[c], acc[c]);
 }
 
+// The plain steps, and the by-lanes order as its definition reads (the reference the vector kernels of that
+// order are compared with).
+constexpr MatmulKernels scalar_table() {
+  MatmulKernels t =
+      kernels_in_steps<dequant_row_scalar, dequant_int4_row_scalar, accumulate_scalar, multiply_add_scalar>();
+  t.accumulate_int4_tiles_by_lanes = accumulate_int4_tiles_by_lanes_in_steps<dequant_int4_row_scalar>;
+  return t;
+}
+
 }  // namespace
 
-const MatmulKernels matmul_scalar =
-    kernels_in_steps<dequant_row_scalar, dequant_int4_row_scalar, accumulate_scalar, multiply_add_scalar>();
+const MatmulKernels matmul_scalar = scalar_table();
 
 }  // namespace int4pack::kernels

@@ -271,6 +271,17 @@ TEST_P(FloatKernels, AccumulateInt8MatchesScalar) {
   check_fused_step(&kernels::MatmulKernels::accumulate_int8, *isa_, kernels::kPanelCols, 13);
 }
 
+// Accumulators of a run's tiles that do not start at zero, except (zero_column) column 7 of the last tile's,
+// where a subnormal scale's products would otherwise be absorbed.
+std::vector<float> starting_acc(int64_t tiles, int64_t acc_stride, int64_t rows, bool zero_column, std::mt19937 &gen) {
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  std::vector<float> acc(static_cast<size_t>(tiles * acc_stride));
+  for (float &v : acc) v = unit(gen);
+  for (int64_t i = 0; zero_column && i < rows; ++i)
+    acc[static_cast<size_t>((tiles - 1) * acc_stride + i * kernels::kPanelCols + 7)] = 0.0f;
+  return acc;
+}
+
 // A run of INT4 tiles in one call against the scalar accumulate_int4 on each tile: tile counts, depths and
 // segments around the register blocks, every offset/scale/rounding mode, scale and offset rows that differ
 // from tile to tile (one of them subnormal in some runs), accumulators that do not start at zero.
@@ -309,10 +320,7 @@ TEST_P(FloatKernels, AccumulateInt4TilesMatchesScalarPerTile) {
             for (int mode = 0; mode < 4; ++mode) {
               const float *o = (mode & 1) ? offset.data() : nullptr;
               const float *sc = (mode & 2) ? scale.data() : nullptr;
-              std::vector<float> got(static_cast<size_t>(tiles * acc_stride));
-              for (float &v : got) v = unit(gen);
-              for (int64_t i = 0; subnormal && i < rows; ++i)
-                got[static_cast<size_t>((tiles - 1) * acc_stride + i * kCols + 7)] = 0.0f;
+              std::vector<float> got = starting_acc(tiles, acc_stride, rows, subnormal, gen);
               std::vector<float> want = got;
               std::vector<uint8_t> scratch(static_cast<size_t>(tiles * kernels::kTileScratchBytes) + 1);
               const kernels::TileRun run{
@@ -333,6 +341,159 @@ TEST_P(FloatKernels, AccumulateInt4TilesMatchesScalarPerTile) {
             }
           }
         }
+      }
+    }
+  }
+}
+
+// The kernel sets with a by-lanes step (the others leave it null, and the engine takes accumulate_int4_tiles).
+class ByLanesKernels : public FloatKernels {};
+
+std::vector<std::string> by_lanes_isa_names() {
+  std::vector<std::string> names;
+  for (const std::string &name : compiled_isa_names()) {
+    const kernels::Isa *isas = nullptr;
+    const int n = kernels::compiled_isas(&isas);
+    for (int i = 0; i < n; ++i) {
+      if (name == isas[i].name && isas[i].matmul->accumulate_int4_tiles_by_lanes != nullptr) names.push_back(name);
+    }
+  }
+  return names;
+}
+
+// The by-lanes sums as their definition reads, written out here: each row's values by the scalar row step,
+// 16 lanes of fused multiply-adds from +0, then halves folded (stride 8, 4, 2, 1).
+void by_lanes_definition(const kernels::TileRun &run) {
+  for (int64_t s = 0; s < run.tiles; ++s) {
+    for (int64_t i = 0; i < run.rows; ++i) {
+      std::vector<float> lanes(16 * kernels::kPanelCols, 0.0f);
+      for (int64_t t = 0; t < run.kp; ++t) {
+        float w[kernels::kPanelCols];
+        scalar_isa().matmul->dequant_int4_row(run.bytes + s * run.tile_bytes + t * run.row_bytes,
+                                              run.offset != nullptr ? run.offset + s * run.param_stride : nullptr,
+                                              run.scale != nullptr ? run.scale + s * run.param_stride : nullptr,
+                                              run.rounding, w);
+        for (int64_t c = 0; c < kernels::kPanelCols; ++c) {
+          float &lane = lanes[static_cast<size_t>(16 * c + t % 16)];
+          lane = std::fma(run.x[i * run.x_stride + t], w[c], lane);
+        }
+      }
+      for (int64_t c = 0; c < kernels::kPanelCols; ++c) {
+        float *v = lanes.data() + 16 * c;
+        for (int stride = 8; stride >= 1; stride /= 2)
+          for (int r = 0; r < stride; ++r) v[r] = v[r] + v[r + stride];
+        float &a = run.acc[s * run.acc_stride + i * kernels::kPanelCols + c];
+        a = a + v[0];
+      }
+    }
+  }
+}
+
+// accumulate_int4_tiles_by_lanes against the scalar table's, and that against its definition: tile counts
+// past a chunk (64), depths below, on and above the 16-row blocks, ND and NZ rows, every offset/scale/
+// rounding mode, special and subnormal scales, an infinite offset, accumulators that do not start at zero.
+TEST_P(ByLanesKernels, MatchScalar) {
+  const auto mine = isa_->matmul->accumulate_int4_tiles_by_lanes;
+  std::mt19937 gen(17);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f), scales(1e-4f, 0.1f), offsets(-9.0f, 9.0f);
+  const std::vector<float> specials = interesting_floats(0);
+  constexpr int64_t kCols = kernels::kPanelCols;
+  int round = 0;
+  for (int64_t tiles : {1, 2, 3, 67}) {
+    for (int64_t kp : {1, 15, 16, 17, 31, 63, 64, 65, 97, 127, 128}) {
+      if (tiles > 3 && kp != 17 && kp != 128) continue;  // many tiles: a few depths (ASan's time)
+      for (int64_t rows : {1, 2, 3}) {
+        for (bool nz : {false, true}) {
+          ++round;
+          const int64_t row_bytes = nz ? kCols / 2 : tiles * kCols / 2 + (rows % 2) * 96;
+          const int64_t tile_bytes = nz ? (kp + 3) * kCols / 2 : kCols / 2;
+          std::vector<uint8_t> bytes(static_cast<size_t>(nz ? tiles * tile_bytes : kp * row_bytes));
+          for (uint8_t &b : bytes) b = static_cast<uint8_t>(gen());
+          const int64_t param_stride = 2 * kCols + 5, acc_stride = rows * kCols + 16, x_stride = kp + 3;
+          for (auto rounding : {kernels::Rounding::kHalf, kernels::Rounding::kBFloat16, kernels::Rounding::kNone}) {
+            const auto as_type = [rounding](float v) {
+              return rounding == kernels::Rounding::kBFloat16 ? round_to_bfloat16(v) : round_to_half(v);
+            };
+            std::vector<float> offset(static_cast<size_t>(tiles * param_stride)), scale(offset.size());
+            for (size_t i = 0; i < offset.size(); ++i) {
+              scale[i] = as_type(i % 11 == 3 && round % 3 == 0 ? specials[gen() % specials.size()] : scales(gen));
+              offset[i] = as_type(std::round(offsets(gen)) + (i % 3 == 0 ? 0.5f : 0.0f));
+            }
+            // A subnormal scale in a column whose accumulators start at 0; an infinite offset elsewhere.
+            const int64_t last = (tiles - 1) * param_stride;
+            scale[static_cast<size_t>(last + 7)] = as_type(1e-39f);
+            offset[static_cast<size_t>(last + 9)] = INFINITY;
+            std::vector<float> x(static_cast<size_t>(rows * x_stride));
+            for (float &v : x) v = as_type(unit(gen));
+            for (int mode = 0; mode < 4; ++mode) {
+              const float *o = (mode & 1) ? offset.data() : nullptr;
+              const float *sc = (mode & 2) ? scale.data() : nullptr;
+              std::vector<float> got = starting_acc(tiles, acc_stride, rows, true, gen);
+              std::vector<float> want = got, defined = got;
+              std::vector<uint8_t> scratch(static_cast<size_t>(tiles * kernels::kLaneScratchBytes) + 1);
+              kernels::TileRun run{bytes.data(), row_bytes,         tile_bytes, kp,       tiles,    16,   o,
+                                   sc,           param_stride,      rounding,   x.data(), x_stride, rows, got.data(),
+                                   acc_stride,   scratch.data() + 1};
+              mine(run);
+              run.acc = want.data();
+              scalar_isa().matmul->accumulate_int4_tiles_by_lanes(run);
+              run.acc = defined.data();
+              by_lanes_definition(run);
+              for (size_t i = 0; i < got.size(); ++i) {
+                const std::string where = std::to_string(tiles) + " tiles, kp " + std::to_string(kp) + ", " +
+                                          std::to_string(rows) + " rows, " + (nz ? "NZ" : "ND") + ", rounding " +
+                                          std::to_string(static_cast<int>(rounding)) + ", mode " +
+                                          std::to_string(mode) + ", element " + std::to_string(i);
+                ASSERT_EQ(float_bits(want[i]), float_bits(defined[i])) << "scalar vs definition: " << where;
+                ASSERT_EQ(float_bits(got[i]), float_bits(want[i])) << where;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Every scale of either type (without an offset and with one of 15) with every nibble, and every offset
+// with scales 1, 1.99.. and 1/16, one row and x = 1, through the by-lanes step's tables (split rounding where
+// a row's scales and offsets allow it, the steps of dequant_row otherwise) against the scalar step: the
+// antiquantized values, bit for bit.
+TEST_P(ByLanesKernels, AntiquantizationOfEveryScaleAndOffset) {
+  const auto mine = isa_->matmul->accumulate_int4_tiles_by_lanes;
+  constexpr int kCols = static_cast<int>(kernels::kPanelCols);
+  uint8_t bytes[kCols / 2];  // column c holds nibble c % 16
+  for (int i = 0; i < kCols / 2; ++i) bytes[i] = static_cast<uint8_t>((2 * i % 16) | ((2 * i + 1) % 16) << 4);
+  for (auto rounding : {kernels::Rounding::kHalf, kernels::Rounding::kBFloat16}) {
+    const bool half = rounding == kernels::Rounding::kHalf;
+    const auto to_float = [half](uint32_t bits) {
+      return half ? half_to_float(static_cast<uint16_t>(bits)) : bfloat16_to_float(static_cast<uint16_t>(bits));
+    };
+    const auto check = [&](const float *scale, const float *offset, const std::string &what) {
+      const float x = 1.0f;
+      float got[kCols] = {}, want[kCols] = {};
+      uint8_t scratch[kernels::kLaneScratchBytes];
+      kernels::TileRun run{bytes, kCols / 2, kCols / 2, 1, 1, 1, offset, scale, 0, rounding, &x, 1, 1, got, 0, scratch};
+      mine(run);
+      run.acc = want;
+      scalar_isa().matmul->accumulate_int4_tiles_by_lanes(run);
+      for (int c = 0; c < kCols; ++c) {
+        ASSERT_EQ(float_bits(got[c]), float_bits(want[c]))
+            << "rounding " << static_cast<int>(rounding) << ", " << what << ", nibble " << c % 16 << ", scale "
+            << scale[c] << (offset != nullptr ? ", offset " + std::to_string(offset[c]) : std::string());
+      }
+    };
+    float fifteen[kCols];
+    for (float &o : fifteen) o = to_float(half ? 0x4B80 : 0x4170);
+    for (uint32_t base = 0; base <= 0xFFFF; base += 4) {
+      float values[kCols];  // four of the type's values, 16 columns each
+      for (int c = 0; c < kCols; ++c) values[c] = to_float(base + static_cast<uint32_t>(c / 16));
+      check(values, nullptr, "every scale");
+      check(values, fifteen, "every scale, offset 15");
+      for (uint32_t fixed : {half ? 0x3C00u : 0x3F80u, 0x3FFFu, half ? 0x2C00u : 0x3D80u}) {
+        float scale[kCols];
+        for (float &v : scale) v = to_float(fixed);
+        check(scale, values, "every offset");
       }
     }
   }
@@ -456,6 +617,8 @@ TEST_P(FloatKernels, MultiplyAddInt4MatchesScalar) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryIsa, FloatKernels, ::testing::ValuesIn(compiled_isa_names()),
+                         [](const ::testing::TestParamInfo<std::string> &info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(IsasWithByLanes, ByLanesKernels, ::testing::ValuesIn(by_lanes_isa_names()),
                          [](const ::testing::TestParamInfo<std::string> &info) { return info.param; });
 
 // The scalar definitions themselves, on values whose answers are known.
