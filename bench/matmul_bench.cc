@@ -380,7 +380,7 @@ class DecodeFloor {
       scale_.push_back(to_float(d.scale[static_cast<size_t>(j)]));
     acc_.assign(static_cast<size_t>(threads_), std::vector<float>(static_cast<size_t>(kFloorTiles * c.m * 64)));
     scratch_.assign(static_cast<size_t>(threads_),
-                    std::vector<uint8_t>(static_cast<size_t>(kFloorTiles * int4pack::kernels::kLaneScratchBytes)));
+                    std::vector<uint8_t>(static_cast<size_t>(kFloorTiles * int4pack::kernels::kTileScratchBytes)));
   }
   // The case's k x n / 64 tile rows, in calls of kFloorTiles x kFloorRows, on `threads` threads (true).
   bool run(int threads) {

@@ -456,8 +456,7 @@ struct Plan {
     // One row of x and a FRACTAL_NZ weight: the sums by lanes, where the table has that order (each value
     // looked up). On ND rows it measured slower than the steps in order of k.
     const auto by_lanes = x_rows == 1 && weight.nz ? isa->matmul->accumulate_int4_tiles_by_lanes : nullptr;
-    const int64_t scratch_bytes = by_lanes != nullptr ? kernels::kLaneScratchBytes : kernels::kTileScratchBytes;
-    if (weight.int4) tile_scratch.resize(static_cast<size_t>(count * scratch_bytes));
+    if (weight.int4) tile_scratch.resize(static_cast<size_t>(count * kernels::kTileScratchBytes));
     for (int64_t r0 = k0, r1 = k0; r0 < k0 + rows; r0 = r1) {
       const int64_t g = group_rows > 0 ? r0 / group_rows : 0;
       r1 = group_rows > 0 ? std::min(k0 + rows, (g + 1) * group_rows) : k0 + rows;

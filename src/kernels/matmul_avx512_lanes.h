@@ -14,7 +14,6 @@
 
 #include <immintrin.h>
 
-#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -99,7 +98,7 @@ struct BlockTranspose {
 // one column's 16 values a vector.
 template <bool kOffset, bool kScale, Rounding kR>
 inline void nibble_tables_fixed(const float *offset, const float *scale, float *table) {
-  const __m512 nibble_values = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
+  const __m512 nibble_values = _mm512_loadu_ps(kInt4Values);
   for (int64_t c = 0; c < kPanelCols; ++c) {
     __m512 w = nibble_values;
     if constexpr (kOffset) w = _mm512_add_ps(w, _mm512_set1_ps(offset[c]));
@@ -114,7 +113,7 @@ inline void nibble_tables_fixed(const float *offset, const float *scale, float *
 // The same by split rounding (matmul_split.h), for scale and offset rows it serves: fewer operations.
 template <bool kOffset, Rounding kR>
 inline void nibble_tables_split(const float *offset, const float *scale, float *table) {
-  const __m512 nibble_values = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
+  const __m512 nibble_values = _mm512_loadu_ps(kInt4Values);
   for (int64_t c = 0; c < kPanelCols; ++c) {
     __m512 w = nibble_values;
     if constexpr (kOffset) w = split_round<kR>(_mm512_add_round_ps(w, _mm512_set1_ps(offset[c]), kNearest));
@@ -184,11 +183,6 @@ inline __m512 fold_sixteen(const __m512 *col) {
 }
 
 constexpr int kLaneBlocks = static_cast<int>(kMaxFusedRows / 16);  // 16-row blocks of a run, at most
-static_assert(kLaneBlocks * 8 * 64 <= kLaneScratchBytes, "a tile's transposed blocks fit its scratch");
-
-// Tiles are transposed a chunk at a time, 16 rows across all of the chunk's tiles (an ND weight's rows read
-// in runs of consecutive bytes); the chunk's transposed blocks (4 KiB a tile) stay in L2 for the sums.
-constexpr int64_t kLaneChunkTiles = 64;
 
 // A tile whose rows lie back to back (FRACTAL_NZ: 32 bytes a row) is read in a burst by the transposition
 // and then not at all while its sums run, so the sums ask for its rows two runs on (the engine walks a tile's
@@ -209,11 +203,10 @@ struct NextRows {
   }
 };
 
-// One tile's transposed blocks (8 vectors a block, in scratch), one row of x: acc[c] += fold of column c's 16
-// lane sums over rows [0, kp).
+// One tile's transposed blocks, one row of x: acc[c] += fold of column c's 16 lane sums over rows [0, kp).
 // Each of its eight steps asks for its share of the tile's next rows.
-inline void accumulate_transposed(const uint8_t *blocks, int64_t kp, const float *table, const float *x, float *acc,
-                                  const NextRows &next) {
+inline void accumulate_transposed(const __m512i (&blocks)[kLaneBlocks][8], int64_t kp, const float *table,
+                                  const float *x, float *acc, const NextRows &next) {
   const int full = static_cast<int>(kp / 16), count = static_cast<int>((kp + 15) / 16);
   __mmask16 live[kLaneBlocks];
   for (int b = 0; b < count; ++b) live[b] = b < full ? 0xFFFF : static_cast<__mmask16>((1u << (kp % 16)) - 1);
@@ -228,7 +221,7 @@ inline void accumulate_transposed(const uint8_t *blocks, int64_t kp, const float
         a[u] = _mm512_setzero_ps();
       }
       for (int b = 0; b < count; ++b) {
-        const __m512i v = _mm512_loadu_si512(blocks + 64 * (8 * b + d));
+        const __m512i v = blocks[b][d];
         const __m512 xv = _mm512_maskz_loadu_ps(live[b], x + 16 * b);  // the last block's rows past kp: 0
         a[0] = _mm512_mask3_fmadd_ps(xv, _mm512_permutexvar_ps(v, t[0]), a[0], live[b]);
         for (int u = 1; u < 8; ++u) {
@@ -242,40 +235,28 @@ inline void accumulate_transposed(const uint8_t *blocks, int64_t kp, const float
   }
 }
 
-// accumulate_int4_tiles_by_lanes: a chunk of tiles' blocks transposed into their scratch, then each tile's
-// tables and sums for every row of x.
+// accumulate_int4_tiles_by_lanes: each tile's blocks transposed (the last rows padded with zero bytes, their
+// lanes masked off in the sums), then its tables and its sums for every row of x.
 inline void accumulate_int4_tiles_by_lanes_avx512(const TileRun &run) {
   const BlockTranspose transpose;
   const int64_t full = run.kp / 16, count = (run.kp + 15) / 16;
-  auto *scratch = static_cast<uint8_t *>(run.scratch);
-  const auto blocks = [scratch](int64_t s, int64_t b) { return scratch + s * kLaneScratchBytes + b * 8 * 64; };
+  alignas(64) __m512i blocks[kLaneBlocks][8];
   alignas(64) float table[16 * kPanelCols];
-  for (int64_t s0 = 0; s0 < run.tiles; s0 += kLaneChunkTiles) {
-    const int64_t s1 = std::min(run.tiles, s0 + kLaneChunkTiles);
-    for (int64_t b = 0; b < full; ++b) {
-      for (int64_t s = s0; s < s1; ++s) {
-        const uint8_t *rows = run.bytes + s * run.tile_bytes + 16 * b * run.row_bytes;
-        __m512i out[8];
-        transpose(rows, run.row_bytes, out);
-        for (int d = 0; d < 8; ++d) _mm512_storeu_si512(blocks(s, b) + 64 * d, out[d]);
-      }
-    }
-    for (int64_t s = s0; count > full && s < s1; ++s) {  // the last rows, padded with zero bytes
+  for (int64_t s = 0; s < run.tiles; ++s) {
+    const uint8_t *tile = run.bytes + s * run.tile_bytes;
+    for (int64_t b = 0; b < full; ++b) transpose(tile + 16 * b * run.row_bytes, run.row_bytes, blocks[b]);
+    if (count > full) {
       alignas(64) uint8_t rest[16 * 32] = {};
       for (int64_t t = 16 * full; t < run.kp; ++t)
-        std::memcpy(rest + (t - 16 * full) * 32, run.bytes + s * run.tile_bytes + t * run.row_bytes, 32);
-      __m512i out[8];
-      transpose(rest, 32, out);
-      for (int d = 0; d < 8; ++d) _mm512_storeu_si512(blocks(s, full) + 64 * d, out[d]);
+        std::memcpy(rest + (t - 16 * full) * 32, tile + t * run.row_bytes, 32);
+      transpose(rest, 32, blocks[full]);
     }
-    for (int64_t s = s0; s < s1; ++s) {
-      nibble_tables(run.offset != nullptr ? run.offset + s * run.param_stride : nullptr,
-                    run.scale != nullptr ? run.scale + s * run.param_stride : nullptr, run.rounding, table);
-      const NextRows next(run, s);
-      for (int64_t i = 0; i < run.rows; ++i) {
-        accumulate_transposed(blocks(s, 0), run.kp, table, run.x + i * run.x_stride,
-                              run.acc + s * run.acc_stride + i * kPanelCols, next);
-      }
+    nibble_tables(run.offset != nullptr ? run.offset + s * run.param_stride : nullptr,
+                  run.scale != nullptr ? run.scale + s * run.param_stride : nullptr, run.rounding, table);
+    const NextRows next(run, s);
+    for (int64_t i = 0; i < run.rows; ++i) {
+      accumulate_transposed(blocks, run.kp, table, run.x + i * run.x_stride,
+                            run.acc + s * run.acc_stride + i * kPanelCols, next);
     }
   }
 }

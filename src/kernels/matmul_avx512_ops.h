@@ -10,6 +10,9 @@
 namespace int4pack::kernels {
 namespace {
 
+// Each nibble's signed value, by nibble (two's complement).
+constexpr float kInt4Values[16] = {0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1};
+
 struct Avx512 {
   using V = __m512;
   using I = __m512i;
@@ -40,9 +43,7 @@ struct Avx512 {
   static V round_bf16(V v) { return _mm512_castsi512_ps(bf16_round_bits<I, Avx512>(_mm512_castps_si512(v))); }
   // 64 int4 values (32 bytes, value 2i in the low nibble of byte i) as four vectors of floats in column
   // order: the nibbles are spread to one byte each in place, then each is looked up in a 16-float table.
-  static void int4_to_float(const uint8_t *bytes, V *out) {
-    lookup(bytes, _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1), out);
-  }
+  static void int4_to_float(const uint8_t *bytes, V *out) { lookup(bytes, _mm512_loadu_ps(kInt4Values), out); }
   // The 64 nibbles each replaced by table[nibble], in nibble order: VPERMPS reads an index's low 4 bits.
   static void int4_lookup(const uint8_t *bytes, const float *table, V *out) {
     const __m512 values = _mm512_loadu_ps(table);

@@ -35,8 +35,6 @@ enum class Rounding : int { kNone = 0, kHalf = 1, kBFloat16 = 2 };
 // `segment` rows of every tile in turn, and a table may keep each tile's state (its scale and offset rows
 // in its own form) in scratch across the walk instead of rebuilding it for every segment.
 inline constexpr int64_t kTileScratchBytes = 512;  // scratch a tile of a TileRun may use
-// Scratch a tile of a by-lanes run may use instead: its rows' 32 bytes, which a table keeps there transposed.
-inline constexpr int64_t kLaneScratchBytes = kMaxFusedRows * kPanelCols / 2;
 
 struct TileRun {
   const uint8_t *bytes;  // tile 0's first row: tile s's row t is the 32 bytes at bytes + t * row_bytes + s * tile_bytes
@@ -54,7 +52,7 @@ struct TileRun {
   int64_t rows;
   float *acc;  // tile 0's accumulators (rows x 64); tile s's at acc + s * acc_stride
   int64_t acc_stride;
-  void *scratch;  // tiles * kTileScratchBytes bytes (by lanes: kLaneScratchBytes), any alignment
+  void *scratch;  // tiles * kTileScratchBytes bytes, any alignment
 };
 
 struct MatmulKernels {

@@ -126,9 +126,8 @@ template <Rounding kR, bool kOffset, typename Columns = SplitColumns>
 struct SplitInt4Decoder : SplitSteps<kR, kOffset, SplitColumns, Columns> {
   using SplitSteps<kR, kOffset, SplitColumns, Columns>::SplitSteps;
   void decode(const uint8_t *bytes, __m512 *w) const {
-    static constexpr float kSigned[16] = {0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1};
     __m512 nibbles[4];  // low and high nibbles of bytes 0..15, then of bytes 16..31
-    Avx512::int4_lookup(bytes, kSigned, nibbles);
+    Avx512::int4_lookup(bytes, kInt4Values, nibbles);
     w[0] = nibbles[0];
     w[1] = nibbles[2];
     w[2] = nibbles[1];

@@ -390,7 +390,7 @@ void by_lanes_definition(const kernels::TileRun &run) {
 }
 
 // accumulate_int4_tiles_by_lanes against the scalar table's, and that against its definition: tile counts
-// past a chunk (64), depths below, on and above the 16-row blocks, ND and NZ rows, every offset/scale/
+// from 1 to 67, depths below, on and above the 16-row blocks, ND and NZ rows, every offset/scale/
 // rounding mode, special and subnormal scales, an infinite offset, accumulators that do not start at zero.
 TEST_P(ByLanesKernels, MatchScalar) {
   const auto mine = isa_->matmul->accumulate_int4_tiles_by_lanes;
@@ -430,7 +430,7 @@ TEST_P(ByLanesKernels, MatchScalar) {
               const float *sc = (mode & 2) ? scale.data() : nullptr;
               std::vector<float> got = starting_acc(tiles, acc_stride, rows, true, gen);
               std::vector<float> want = got, defined = got;
-              std::vector<uint8_t> scratch(static_cast<size_t>(tiles * kernels::kLaneScratchBytes) + 1);
+              std::vector<uint8_t> scratch(static_cast<size_t>(tiles * kernels::kTileScratchBytes) + 1);
               kernels::TileRun run{bytes.data(), row_bytes,         tile_bytes, kp,       tiles,    16,   o,
                                    sc,           param_stride,      rounding,   x.data(), x_stride, rows, got.data(),
                                    acc_stride,   scratch.data() + 1};
@@ -472,7 +472,7 @@ TEST_P(ByLanesKernels, AntiquantizationOfEveryScaleAndOffset) {
     const auto check = [&](const float *scale, const float *offset, const std::string &what) {
       const float x = 1.0f;
       float got[kCols] = {}, want[kCols] = {};
-      uint8_t scratch[kernels::kLaneScratchBytes];
+      uint8_t scratch[kernels::kTileScratchBytes];
       kernels::TileRun run{bytes, kCols / 2, kCols / 2, 1, 1, 1, offset, scale, 0, rounding, &x, 1, 1, got, 0, scratch};
       mine(run);
       run.acc = want;
