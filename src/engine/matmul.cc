@@ -28,9 +28,10 @@ namespace {
 using kernels::kPanelCols;
 using kernels::Rounding;
 
-constexpr int64_t kPanelRows = 128;                 // rows of k per panel: 128 x 64 floats, 32 KiB, stay in L1
-constexpr int64_t kRowBlock = 32;                   // rows of x converted to float32 at a time
-constexpr int64_t kWideXBytes = int64_t{16} << 20;  // x widened to float32 once for all tiles, up to this size
+constexpr int64_t kPanelRows = 128;                    // rows of k per panel: 128 x 64 floats, 32 KiB, stay in L1
+constexpr int64_t kRowBlock = 32;                      // rows of x converted to float32 at a time
+constexpr int64_t kWideXBytes = int64_t{16} << 20;     // x widened to float32 once for all tiles, up to this size
+constexpr int64_t kWideXPartBytes = int64_t{1} << 20;  // bytes of x (as given) per thread that widens it
 constexpr int64_t kMinChunkRows = 32;
 // Decode-sized row chunks walk as many tiles together as their accumulators fit in this many bytes (at
 // least 8 tiles: an ND weight row's four cache lines): long runs of each ND row, read in order.
@@ -145,13 +146,19 @@ struct Plan {
   // stride kPanelRows, as run_tiles widens a block of rows itself.
   const float *x_panel(int64_t i0, int64_t k0) const { return x_wide + (k0 / kPanelRows * m + i0) * kPanelRows; }
 
-  void widen_all_x(std::vector<float> *out) const {
+  // On `threads` threads, a run of panels each, once x is large enough to pay for them (at prefill the
+  // widening is a pass over x that one thread would take alone while the others wait).
+  void widen_all_x(std::vector<float> *out, int threads) const {
     const int64_t panels = (k + kPanelRows - 1) / kPanelRows;
     out->resize(static_cast<size_t>(panels * m * kPanelRows));
-    for (int64_t p = 0; p < panels; ++p) {
-      const int64_t k0 = p * kPanelRows;
-      widen_x(0, m, k0, std::min(kPanelRows, k - k0), out->data() + p * m * kPanelRows);
-    }
+    const int64_t x_bytes = m * k * static_cast<int64_t>(sizeof(uint16_t));
+    const int parts = engine::parts_for(x_bytes, threads, panels, kWideXPartBytes);
+    engine::run_parts(parts, parts, [&](int part) {
+      for (int64_t p = panels * part / parts; p < panels * (part + 1) / parts; ++p) {
+        const int64_t k0 = p * kPanelRows;
+        widen_x(0, m, k0, std::min(kPanelRows, k - k0), out->data() + p * m * kPanelRows);
+      }
+    });
   }
 
   // Rows [k0, k0 + rows) x columns [j0, j0 + 64) of W as int8 values, 64 a row; columns past n are 0.
@@ -776,7 +783,7 @@ Result weight_quant_matmul_with(const MatmulArgs &args, const Run &run) {
     thread_local std::vector<float> x_wide;
     const bool wide_fits = plan.m * plan.k * static_cast<int64_t>(sizeof(float)) <= kWideXBytes;
     if ((chunk_rows <= kRowBlock || wide_fits) && !dot) {
-      plan.widen_all_x(&x_wide);
+      plan.widen_all_x(&x_wide, small ? 1 : threads);
       plan.x_wide = x_wide.data();
     }
     // A transposed weight's tiles share x's widened rows: a thread's whole run at once.

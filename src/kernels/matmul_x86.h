@@ -219,6 +219,18 @@ struct WeightPrefetch {
   }
 };
 
+// A decoded panel's rows of x come in groups of kRows from a widened x larger than L2 at prefill: four
+// rows' broadcasts are four streams of a line every 16 steps, which the hardware prefetcher brings from L3
+// too late. So each group asks for the next group's lines as it goes, a line of each of its rows every 16
+// steps (as integers: past the last row they lie beyond x).
+template <int kRows>
+[[gnu::always_inline]] inline void prefetch_next_rows(const float *x, int64_t x_stride, int64_t t) {
+  for (int i = 0; i < kRows; ++i) {
+    __builtin_prefetch(reinterpret_cast<const void *>(
+        reinterpret_cast<uintptr_t>(x) + static_cast<uintptr_t>(((kRows + i) * x_stride + t)) * sizeof(float)));
+  }
+}
+
 // kRows rows of x times kp decoded weight rows, the accumulators held in registers throughout.
 // kFromWeight: the rows are stored weight rows, prefetched ahead (a decoded panel is in L1 already).
 template <typename Ops, int kRows, typename Decoder, bool kFromWeight = true>
@@ -231,7 +243,11 @@ inline void accumulate_decoded_rows(const Decoder &d, const uint8_t *bytes, int6
   const WeightPrefetch prefetch(row_bytes);
   for (int64_t t = 0; t < kp; ++t) {
     V w[kVectors];
-    if constexpr (kFromWeight) prefetch.row(bytes, row_bytes, t);
+    if constexpr (kFromWeight) {
+      prefetch.row(bytes, row_bytes, t);
+    } else if ((t & 15) == 0) {
+      prefetch_next_rows<kRows>(x, x_stride, t);
+    }
     d.decode(bytes + t * row_bytes, w);
     for (int i = 0; i < kRows; ++i) {
       const V xv = Ops::set1(x[i * x_stride + t]);
