@@ -13,6 +13,7 @@
 //   paired/floor/<case>        decode's compute floor (its kernel on as many weight rows, which stay in L1,
 //                              all threads) and the cold read pass in turns
 //   paired/floor_threads/<case>  that floor on all threads and on one in turns
+//   paired/sgemm/<case>        prefill and OpenBLAS sgemm on the same shape in turns
 // FLOAT16 x unless the case says bf16; per-group 128 unless it says channel; no offset.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -491,6 +492,24 @@ void BM_Sgemm(benchmark::State &state, Case c) {
   state.counters["threads_used"] = openblas_get_num_threads();
 }
 
+// Prefill and sgemm on its shape in turns: both are bound by arithmetic on a shared host whose other
+// tenants take the cores for seconds at a time, and the separate medians move with them.
+void BM_PairedSgemm(benchmark::State &state, Case c) {
+  const Tensors tensors(c, data(c));
+  Data &d = data(c, true);
+  std::vector<float> y(static_cast<size_t>(c.m * c.n));
+  measure_paired(
+      state, [&] { return call_operator(c, tensors); },
+      [&] {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(c.m), static_cast<int>(c.n),
+                    static_cast<int>(c.k), 1.0f, d.x_float.data(), static_cast<int>(c.k), d.dequantized.data(),
+                    static_cast<int>(c.n), 0.0f, y.data(), static_cast<int>(c.n));
+        benchmark::DoNotOptimize(y.data());
+        return true;
+      });
+  set_counters(state, c);
+}
+
 void register_all() {
   const auto tune = [](benchmark::internal::Benchmark *b) { b->Unit(benchmark::kMillisecond)->UseRealTime(); };
   const Case decode{"decode", 1, kDecodeK, kDecodeN};
@@ -547,6 +566,12 @@ void register_all() {
   for (int64_t m : {256, 1024}) {
     const Case c{"sgemm/m" + std::to_string(m), m, kPrefillK, kPrefillN};
     tune(benchmark::RegisterBenchmark(("sgemm/m" + std::to_string(m)).c_str(), BM_Sgemm, c));
+  }
+  // A pair at m = 1024 takes a third of a second: a fixed count gives the median enough pairs.
+  for (const Case &c : cases) {
+    if (c.k == kPrefillK && !c.bf16)
+      tune(benchmark::RegisterBenchmark(("paired/sgemm/" + c.name).c_str(), BM_PairedSgemm, c)
+               ->Iterations(c.m == 256 ? 24 : 8));
   }
   const int4pack::kernels::Isa *isas = nullptr;
   const int count = int4pack::kernels::compiled_isas(&isas);

@@ -4,6 +4,7 @@ returned as a dict for bench-results.json.
 
 usage: matmul_report.py MATMUL_JSON [OUT_JSON]"""
 import json
+import re
 import sys
 
 UNIT_TO_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -18,7 +19,7 @@ def load(path):
     for b in data["benchmarks"]:
         if b.get("error_occurred") or (aggregated and b.get("aggregate_name") != "median"):
             continue
-        name = b["run_name"].split("/real_time")[0].split("/min_time")[0]
+        name = re.split(r"/(?:real_time|min_time|iterations)", b["run_name"])[0]
         times[name] = b["real_time"] * UNIT_TO_MS[b["time_unit"]]
         if "reference_over_ours" in b:
             paired[name] = b
@@ -72,7 +73,7 @@ def report(path):
             "plain one-thread dequantize loop", 5.0)
         for m in (256, 1024):
             row(f"prefill m={m}, {layout.upper()} (k 4096, n 4096)", f"f16/int4_{layout}/group128/m{m}", f"sgemm/m{m}",
-                "OpenBLAS sgemm, dequantized fp32", 1.0)
+                "OpenBLAS sgemm, dequantized fp32", 1.0, pair=f"paired/sgemm/f16/int4_{layout}/group128/m{m}")
     for case in ("int4_nd/group128/m1", "int4_nz/group128/m1", "int4_nd/group128/m16", "int4_nd/group128/m256",
                  "int4_nd/group128/m1024", "int4_nz/group128/m256"):
         f16, bf16 = t.get("wqbmm/f16/" + case), t.get("wqbmm/bf16/" + case)

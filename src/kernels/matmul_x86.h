@@ -204,30 +204,32 @@ struct RowDecoder : NaturalColumns<Ops> {
 inline constexpr int64_t kStreamPrefetchBytes = 4096;
 inline constexpr int64_t kRowPrefetchRows = 24;
 
+// Asks for the line at base + offset bytes. The address is formed as an integer: it may lie past the
+// buffer, where a pointer would not be valid C++ (a prefetch never faults).
+[[gnu::always_inline]] inline void prefetch_at(const void *base, int64_t offset) {
+  __builtin_prefetch(
+      reinterpret_cast<const void *>(reinterpret_cast<uintptr_t>(base) + static_cast<uintptr_t>(offset)));
+}
+
 struct WeightPrefetch {
   int64_t ahead;      // bytes from a row to the line it asks for
   int64_t line_mask;  // a row asks when (t & line_mask) == 0: once a line
   explicit WeightPrefetch(int64_t row_bytes)
       : ahead(row_bytes <= 64 ? kStreamPrefetchBytes : kRowPrefetchRows * row_bytes),
         line_mask(row_bytes < 64 ? 64 / row_bytes - 1 : 0) {}
-  // The address is formed as an integer: it may lie past the weight, where a pointer would not be valid
-  // C++ (a prefetch never faults).
-  void row(const uint8_t *bytes, int64_t row_bytes, int64_t t) const {
-    if ((t & line_mask) != 0) return;
-    __builtin_prefetch(reinterpret_cast<const void *>(reinterpret_cast<uintptr_t>(bytes) +
-                                                      static_cast<uintptr_t>(t * row_bytes + ahead)));
+  [[gnu::always_inline]] void row(const uint8_t *bytes, int64_t row_bytes, int64_t t) const {
+    if ((t & line_mask) == 0) prefetch_at(bytes, t * row_bytes + ahead);
   }
 };
 
 // A decoded panel's rows of x come in groups of kRows from a widened x larger than L2 at prefill: four
 // rows' broadcasts are four streams of a line every 16 steps, which the hardware prefetcher brings from L3
 // too late. So each group asks for the next group's lines as it goes, a line of each of its rows every 16
-// steps (as integers: past the last row they lie beyond x).
+// steps (past the last row they lie beyond x).
 template <int kRows>
 [[gnu::always_inline]] inline void prefetch_next_rows(const float *x, int64_t x_stride, int64_t t) {
   for (int i = 0; i < kRows; ++i) {
-    __builtin_prefetch(reinterpret_cast<const void *>(
-        reinterpret_cast<uintptr_t>(x) + static_cast<uintptr_t>(((kRows + i) * x_stride + t)) * sizeof(float)));
+    prefetch_at(x, ((kRows + i) * x_stride + t) * static_cast<int64_t>(sizeof(float)));
   }
 }
 
