@@ -478,16 +478,18 @@ void BM_PlainLoop(benchmark::State &state, Case c) {
   state.counters["threads_used"] = 1;
 }
 
-// What a user without this operator does at prefill: sgemm on the dequantized weight (OpenBLAS).
+// What a user without this operator does at prefill: sgemm on the dequantized weight (OpenBLAS), y (m, n).
+void sgemm(const Case &c, const Data &d, std::vector<float> *y) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(c.m), static_cast<int>(c.n),
+              static_cast<int>(c.k), 1.0f, d.x_float.data(), static_cast<int>(c.k), d.dequantized.data(),
+              static_cast<int>(c.n), 0.0f, y->data(), static_cast<int>(c.n));
+  benchmark::DoNotOptimize(y->data());
+}
+
 void BM_Sgemm(benchmark::State &state, Case c) {
   Data &d = data(c, true);
   std::vector<float> y(static_cast<size_t>(c.m * c.n));
-  for (auto _ : state) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(c.m), static_cast<int>(c.n),
-                static_cast<int>(c.k), 1.0f, d.x_float.data(), static_cast<int>(c.k), d.dequantized.data(),
-                static_cast<int>(c.n), 0.0f, y.data(), static_cast<int>(c.n));
-    benchmark::DoNotOptimize(y.data());
-  }
+  for (auto _ : state) sgemm(c, d, &y);
   set_counters(state, c);
   state.counters["threads_used"] = openblas_get_num_threads();
 }
@@ -501,10 +503,7 @@ void BM_PairedSgemm(benchmark::State &state, Case c) {
   measure_paired(
       state, [&] { return call_operator(c, tensors); },
       [&] {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(c.m), static_cast<int>(c.n),
-                    static_cast<int>(c.k), 1.0f, d.x_float.data(), static_cast<int>(c.k), d.dequantized.data(),
-                    static_cast<int>(c.n), 0.0f, y.data(), static_cast<int>(c.n));
-        benchmark::DoNotOptimize(y.data());
+        sgemm(c, d, &y);
         return true;
       });
   set_counters(state, c);
