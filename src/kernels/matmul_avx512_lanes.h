@@ -189,17 +189,18 @@ constexpr int kLaneBlocks = static_cast<int>(kMaxFusedRows / 16);  // 16-row blo
 // runs one after another), one line a row pair, spread over their eight steps. ND rows are not asked for:
 // there it measured slower (their lines are shared by neighbouring tiles and far apart).
 struct NextRows {
-  uintptr_t base = 0;
+  const uint8_t *bytes = nullptr;  // the run's
+  int64_t ahead = 0;               // bytes from there to the first line tile s asks for
   int64_t lines_per_step = 0;
   NextRows(const TileRun &run, int64_t s) {
     if (run.row_bytes != kPanelCols / 2) return;
-    base = reinterpret_cast<uintptr_t>(run.bytes) + static_cast<uintptr_t>(s * run.tile_bytes + 2 * run.kp * 32);
+    bytes = run.bytes;
+    ahead = s * run.tile_bytes + 2 * run.kp * 32;
     lines_per_step = (run.kp * 32 / 64 + 7) / 8;
   }
   // Always inlined: GCC takes a function that only prefetches for one without effects, and drops its calls.
   [[gnu::always_inline]] void ask(int step) const {
-    for (int64_t l = step * lines_per_step; l < (step + 1) * lines_per_step; ++l)
-      _mm_prefetch(reinterpret_cast<const char *>(base + static_cast<uintptr_t>(64 * l)), _MM_HINT_T0);
+    for (int64_t l = step * lines_per_step; l < (step + 1) * lines_per_step; ++l) prefetch_at(bytes, ahead + 64 * l);
   }
 };
 
