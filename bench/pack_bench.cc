@@ -188,6 +188,10 @@ int32_t read_all(Shape s, int threads) {
 // The packing's memory traffic without the packing: every input byte read once and half a byte per value
 // written in order with streaming stores (as the packed output goes out), on all threads. Its ratio to the
 // read pass is the most of the read pass a packing can give on this host, whatever its layout.
+void fold_pairs(const int32_t *w, int64_t n, uint8_t *out) {
+  for (int64_t i = 0; i + 1 < n; i += 2) out[i / 2] = static_cast<uint8_t>(w[i] | w[i + 1]);
+}
+
 #if defined(__x86_64__)
 __attribute__((target("avx2"))) void fold_stream_avx2(const int32_t *w, int64_t n, uint8_t *out) {
   int64_t i = 0;
@@ -198,7 +202,7 @@ __attribute__((target("avx2"))) void fold_stream_avx2(const int32_t *w, int64_t 
     _mm256_stream_si256(reinterpret_cast<__m256i *>(out + i / 2), v);
   }
   _mm_sfence();
-  for (; i + 1 < n; i += 2) out[i / 2] = static_cast<uint8_t>(w[i] | w[i + 1]);
+  fold_pairs(w + i, n - i, out + i / 2);
 }
 #endif
 
@@ -206,7 +210,7 @@ void fold_stream(const int32_t *w, int64_t n, uint8_t *out) {
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx2")) return fold_stream_avx2(w, n, out);
 #endif
-  for (int64_t i = 0; i + 1 < n; i += 2) out[i / 2] = static_cast<uint8_t>(w[i] | w[i + 1]);
+  fold_pairs(w, n, out);
 }
 
 // Each thread's part starts on a whole 64-value step, so its streaming stores are 32-byte aligned.
