@@ -4,6 +4,7 @@
 
 #include "core/floats.h"
 #include "kernels/cast_kernels.h"
+#include "kernels/neon_steps.h"
 
 namespace int4pack::kernels {
 namespace {
@@ -45,6 +46,15 @@ void bfloat16_to_float_neon(const uint16_t *src, float *dst, int64_t n) {
 
 }  // namespace
 
-const CastKernels cast_neon{float_to_half_neon, half_to_float_neon, float_to_bfloat16_neon, bfloat16_to_float_neon};
+namespace neon {
+
+void float_to_half(const float *src, uint16_t *dst, int64_t n) { float_to_half_neon(src, dst, n); }
+void half_to_float(const uint16_t *src, float *dst, int64_t n) { half_to_float_neon(src, dst, n); }
+void float_to_bfloat16(const float *src, uint16_t *dst, int64_t n) { float_to_bfloat16_neon(src, dst, n); }
+void bfloat16_to_float(const uint16_t *src, float *dst, int64_t n) { bfloat16_to_float_neon(src, dst, n); }
+
+}  // namespace neon
+
+const CastKernels cast_neon = neon::cast_table();
 
 }  // namespace int4pack::kernels

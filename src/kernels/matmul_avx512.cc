@@ -2,6 +2,7 @@
 // (16 of the 32 registers hold 4 x 64 accumulators).
 #include <immintrin.h>
 
+#include "kernels/avx512_steps.h"
 #include "kernels/matmul_avx512_lanes.h"
 #include "kernels/matmul_avx512_ops.h"
 #include "kernels/matmul_kernels.h"
@@ -48,9 +49,35 @@ void accumulate_int8_avx512(const uint8_t *bytes, int64_t row_bytes, int64_t kp,
 
 }  // namespace
 
-const MatmulKernels matmul_avx512{
-    dequant_row_avx512,     dequant_int4_row_avx512,      accumulate_avx512,
-    multiply_add_avx512,    accumulate_int4_avx512,       multiply_add_int4_x86<Avx512>,
-    accumulate_int8_avx512, accumulate_int4_tiles_avx512, accumulate_int4_tiles_by_lanes_avx512};
+namespace avx512 {
+
+void dequant_row(const int8_t *q, const float *offset, const float *scale, Rounding r, float *out) {
+  dequant_row_avx512(q, offset, scale, r, out);
+}
+void dequant_int4_row(const uint8_t *bytes, const float *offset, const float *scale, Rounding r, float *out) {
+  dequant_int4_row_avx512(bytes, offset, scale, r, out);
+}
+void accumulate(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc) {
+  accumulate_avx512(x, x_stride, rows, w, kp, acc);
+}
+void multiply_add(const float *x, const float *w, float *acc) { multiply_add_avx512(x, w, acc); }
+void accumulate_int4(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
+                     Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc) {
+  accumulate_int4_avx512(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
+}
+void multiply_add_int4(const uint8_t *bytes, int64_t row_bytes, int64_t columns, const float *table, const float *x,
+                       int64_t x_stride, int64_t rows, float *lanes) {
+  multiply_add_int4_x86<Avx512>(bytes, row_bytes, columns, table, x, x_stride, rows, lanes);
+}
+void accumulate_int8(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
+                     Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc) {
+  accumulate_int8_avx512(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
+}
+void accumulate_int4_tiles(const TileRun &run) { accumulate_int4_tiles_avx512(run); }
+void accumulate_int4_tiles_by_lanes(const TileRun &run) { accumulate_int4_tiles_by_lanes_avx512(run); }
+
+}  // namespace avx512
+
+const MatmulKernels matmul_avx512 = avx512::matmul_table();
 
 }  // namespace int4pack::kernels

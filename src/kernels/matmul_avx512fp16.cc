@@ -8,6 +8,7 @@
 
 #include <type_traits>
 
+#include "kernels/avx512_steps.h"
 #include "kernels/matmul_avx512_ops.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/matmul_split.h"
@@ -108,7 +109,7 @@ void dequant_int4_row_half(const uint8_t *bytes, const float *offset, const floa
 }
 
 void dequant_int4_row_fp16(const uint8_t *bytes, const float *offset, const float *scale, Rounding r, float *out) {
-  if (r != Rounding::kHalf || scale == nullptr) return matmul_avx512.dequant_int4_row(bytes, offset, scale, r, out);
+  if (r != Rounding::kHalf || scale == nullptr) return avx512::dequant_int4_row(bytes, offset, scale, r, out);
   if (offset != nullptr) return dequant_int4_row_half<true>(bytes, offset, scale, out);
   dequant_int4_row_half<false>(bytes, offset, scale, out);
 }
@@ -155,7 +156,7 @@ void accumulate_int4_tiles_fp16(const TileRun &run) {
 void accumulate_int8_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
                           Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc) {
   if (r != Rounding::kHalf || scale == nullptr) {
-    matmul_avx512.accumulate_int8(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
+    avx512::accumulate_int8(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
   } else if (offset != nullptr) {
     accumulate_fused<Avx512, 4, 4>(HalfInt8Decoder<true>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
   } else {
@@ -166,8 +167,8 @@ void accumulate_int8_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, c
 }  // namespace
 
 const MatmulKernels matmul_avx512fp16 = {
-    matmul_avx512.dequant_row,  dequant_int4_row_fp16,      matmul_avx512.accumulate,
-    matmul_avx512.multiply_add, accumulate_int4_fp16,       matmul_avx512.multiply_add_int4,
-    accumulate_int8_fp16,       accumulate_int4_tiles_fp16, matmul_avx512.accumulate_int4_tiles_by_lanes};
+    avx512::dequant_row,  dequant_int4_row_fp16,      avx512::accumulate,
+    avx512::multiply_add, accumulate_int4_fp16,       avx512::multiply_add_int4,
+    accumulate_int8_fp16, accumulate_int4_tiles_fp16, avx512::accumulate_int4_tiles_by_lanes};
 
 }  // namespace int4pack::kernels

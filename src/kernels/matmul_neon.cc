@@ -3,6 +3,7 @@
 #include <arm_neon.h>
 
 #include "kernels/matmul_kernels.h"
+#include "kernels/neon_steps.h"
 
 namespace int4pack::kernels {
 namespace {
@@ -74,6 +75,22 @@ void multiply_add_neon(const float *x, const float *w, float *acc) {
 }
 
 }  // namespace
+
+namespace neon {
+
+void dequant_row(const int8_t *q, const float *offset, const float *scale, Rounding r, float *out) {
+  dequant_row_neon(q, offset, scale, r, out);
+}
+void accumulate(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc) {
+  accumulate_neon(x, x_stride, rows, w, kp, acc);
+}
+void multiply_add(const float *x, const float *w, float *acc) { multiply_add_neon(x, w, acc); }
+void multiply_add_int4(const uint8_t *bytes, int64_t row_bytes, int64_t columns, const float *table, const float *x,
+                       int64_t x_stride, int64_t rows, float *lanes) {
+  multiply_add_int4_in_steps<multiply_add_neon>(bytes, row_bytes, columns, table, x, x_stride, rows, lanes);
+}
+
+}  // namespace neon
 
 const MatmulKernels matmul_neon =
     kernels_in_steps<dequant_row_neon, dequant_int4_row_neon, accumulate_neon, multiply_add_neon>();

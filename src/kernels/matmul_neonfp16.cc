@@ -8,6 +8,7 @@
 #include <arm_neon.h>
 
 #include "kernels/matmul_kernels.h"
+#include "kernels/neon_steps.h"
 
 namespace int4pack::kernels {
 namespace {
@@ -102,7 +103,7 @@ void accumulate_half(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const 
   alignas(64) float panel[kMaxFusedRows * kPanelCols];
   for (int64_t t = 0; t < kp; ++t)
     dequant_half<Values, kOffset>(bytes + t * row_bytes, offset, scale, panel + t * kPanelCols);
-  matmul_neon.accumulate(x, x_stride, rows, panel, kp, acc);
+  neon::accumulate(x, x_stride, rows, panel, kp, acc);
 }
 
 void dequant_int4_row_fp16(const uint8_t *bytes, const float *offset, const float *scale, Rounding r, float *out) {
@@ -125,12 +126,12 @@ void accumulate_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const 
 
 }  // namespace
 
-const MatmulKernels matmul_neonfp16 = {matmul_neon.dequant_row,
+const MatmulKernels matmul_neonfp16 = {neon::dequant_row,
                                        dequant_int4_row_fp16,
-                                       matmul_neon.accumulate,
-                                       matmul_neon.multiply_add,
+                                       neon::accumulate,
+                                       neon::multiply_add,
                                        accumulate_fp16<Int4Halves>,
-                                       matmul_neon.multiply_add_int4,
+                                       neon::multiply_add_int4,
                                        accumulate_fp16<Int8Halves>,
                                        accumulate_int4_tiles_in_steps<accumulate_fp16<Int4Halves>>,
                                        nullptr};

@@ -46,9 +46,16 @@ inline NzGeometry nz_geometry(MatrixShape shape) {
 inline constexpr int64_t kStagedBlocks = 256;        // per half: a whole row of up to 16384 values
 inline constexpr int64_t kFallbackStagedBlocks = 8;  // per half, on the stack, if the heap says no
 
+// The staging area's deleter is a type of this file's own: std::unique_ptr<uint8_t[]>'s destructor would be
+// a definition every kernel file shares, which the linker may take from any ISA's build of it.
+struct FreeStaging {
+  void operator()(uint8_t *area) const { delete[] area; }
+};
+
 // The calling thread's two staging halves, allocated once per thread (pool and stream threads live long).
 inline uint8_t *thread_staging() {
-  thread_local std::unique_ptr<uint8_t[]> area(new (std::nothrow) uint8_t[2 * kStagedBlocks * kBlockBytes + 64]);
+  thread_local std::unique_ptr<uint8_t[], FreeStaging> area(new (std::nothrow)
+                                                                uint8_t[2 * kStagedBlocks * kBlockBytes + 64]);
   if (area == nullptr) return nullptr;
   const auto base = reinterpret_cast<uintptr_t>(area.get());
   return area.get() + (64 - base % 64) % 64;

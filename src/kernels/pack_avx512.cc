@@ -1,6 +1,7 @@
 // AVX-512 kernels (F + BW + VL). Compiled with those flags; called only when the CPU and OS support them.
 #include <immintrin.h>
 
+#include "kernels/avx512_steps.h"
 #include "kernels/nz_walk.h"
 #include "kernels/pack_kernels.h"
 #include "kernels/pack_x86.h"
@@ -69,6 +70,22 @@ void unpack_nz_avx512(const uint8_t *src, int32_t *dst, MatrixShape shape, int64
 
 }  // namespace
 
-const PackKernels pack_avx512{pack_nd_avx512, unpack_nd_avx512, pack_nz_avx512, unpack_nz_avx512, fits_int4_avx512};
+namespace avx512 {
+
+void pack_nd(const int32_t *src, uint8_t *dst, int64_t bytes, bool streaming) {
+  pack_nd_avx512(src, dst, bytes, streaming);
+}
+void unpack_nd(const uint8_t *src, int32_t *dst, int64_t bytes) { unpack_nd_avx512(src, dst, bytes); }
+void pack_nz(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end, bool streaming) {
+  pack_nz_avx512(src, dst, shape, rb_begin, rb_end, streaming);
+}
+void unpack_nz(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end) {
+  unpack_nz_avx512(src, dst, shape, rb_begin, rb_end);
+}
+bool fits_int4(const int32_t *src, int64_t n, int32_t low) { return fits_int4_avx512(src, n, low); }
+
+}  // namespace avx512
+
+const PackKernels pack_avx512 = avx512::pack_table();
 
 }  // namespace int4pack::kernels

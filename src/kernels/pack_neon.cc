@@ -1,6 +1,7 @@
 // NEON kernels for aarch64 hosts (Advanced SIMD is part of every AArch64 CPU).
 #include <arm_neon.h>
 
+#include "kernels/neon_steps.h"
 #include "kernels/nz_walk.h"
 #include "kernels/pack_kernels.h"
 
@@ -76,6 +77,22 @@ void unpack_nz_neon(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t
 
 }  // namespace
 
-const PackKernels pack_neon{pack_nd_neon, unpack_nd_neon, pack_nz_neon, unpack_nz_neon, fits_int4_neon};
+namespace neon {
+
+void pack_nd(const int32_t *src, uint8_t *dst, int64_t bytes, bool streaming) {
+  pack_nd_neon(src, dst, bytes, streaming);
+}
+void unpack_nd(const uint8_t *src, int32_t *dst, int64_t bytes) { unpack_nd_neon(src, dst, bytes); }
+void pack_nz(const int32_t *src, uint8_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end, bool streaming) {
+  pack_nz_neon(src, dst, shape, rb_begin, rb_end, streaming);
+}
+void unpack_nz(const uint8_t *src, int32_t *dst, MatrixShape shape, int64_t rb_begin, int64_t rb_end) {
+  unpack_nz_neon(src, dst, shape, rb_begin, rb_end);
+}
+bool fits_int4(const int32_t *src, int64_t n, int32_t low) { return fits_int4_neon(src, n, low); }
+
+}  // namespace neon
+
+const PackKernels pack_neon = neon::pack_table();
 
 }  // namespace int4pack::kernels
