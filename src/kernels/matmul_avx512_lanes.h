@@ -184,26 +184,6 @@ inline __m512 fold_sixteen(const __m512 *col) {
 
 constexpr int kLaneBlocks = static_cast<int>(kMaxFusedRows / 16);  // 16-row blocks of a run, at most
 
-// A tile whose rows lie back to back (FRACTAL_NZ: 32 bytes a row) is read in a burst by the transposition
-// and then not at all while its sums run, so the sums ask for its rows two runs on (the engine walks a tile's
-// runs one after another), one line a row pair, spread over their eight steps. ND rows are not asked for:
-// there it measured slower (their lines are shared by neighbouring tiles and far apart).
-struct NextRows {
-  const uint8_t *bytes = nullptr;  // the run's
-  int64_t ahead = 0;               // bytes from there to the first line tile s asks for
-  int64_t lines_per_step = 0;
-  NextRows(const TileRun &run, int64_t s) {
-    if (run.row_bytes != kPanelCols / 2) return;
-    bytes = run.bytes;
-    ahead = s * run.tile_bytes + 2 * run.kp * 32;
-    lines_per_step = (run.kp * 32 / 64 + 7) / 8;
-  }
-  // Always inlined: GCC takes a function that only prefetches for one without effects, and drops its calls.
-  [[gnu::always_inline]] void ask(int step) const {
-    for (int64_t l = step * lines_per_step; l < (step + 1) * lines_per_step; ++l) prefetch_at(bytes, ahead + 64 * l);
-  }
-};
-
 // One tile's transposed blocks, one row of x: acc[c] += fold of column c's 16 lane sums over rows [0, kp).
 // Each of its eight steps asks for its share of the tile's next rows.
 inline void accumulate_transposed(const __m512i (&blocks)[kLaneBlocks][8], int64_t kp, const float *table,

@@ -10,9 +10,6 @@
 namespace int4pack::kernels {
 namespace {
 
-// Each nibble's signed value, by nibble (two's complement).
-constexpr float kInt4Values[16] = {0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1};
-
 struct Avx512 {
   using V = __m512;
   using I = __m512i;

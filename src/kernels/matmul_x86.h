@@ -14,6 +14,9 @@
 namespace int4pack::kernels {
 namespace {
 
+// Each nibble's signed value, by nibble (two's complement).
+constexpr float kInt4Values[16] = {0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1};
+
 // Ops: using V; kLanes; load(const float *), store(float *, V), set1(float), zero(), fma(a, b, c),
 //      add, mul, from_int8(const int8_t *) (kLanes values widened to float), round_half(V), round_bf16(V),
 //      to_bits / from_bits (V as integer lanes and back), int4_to_float and int4_lookup (64 packed values).
@@ -219,6 +222,27 @@ struct WeightPrefetch {
         line_mask(row_bytes < 64 ? 64 / row_bytes - 1 : 0) {}
   [[gnu::always_inline]] void row(const uint8_t *bytes, int64_t row_bytes, int64_t t) const {
     if ((t & line_mask) == 0) prefetch_at(bytes, t * row_bytes + ahead);
+  }
+};
+
+// For the by-lanes kernels: a tile whose rows lie back to back (FRACTAL_NZ: 32 bytes a row) is read in a
+// burst by the transposition and then not at all while its sums run, so the sums ask for its rows two runs
+// on (the engine walks a tile's runs one after another), one line a row pair, spread over their eight steps
+// (one a dword of the rows). ND rows are not asked for: there it measured slower (their lines are shared by
+// neighbouring tiles and far apart).
+struct NextRows {
+  const uint8_t *bytes = nullptr;  // the run's
+  int64_t ahead = 0;               // bytes from there to the first line tile s asks for
+  int64_t lines_per_step = 0;
+  NextRows(const TileRun &run, int64_t s) {
+    if (run.row_bytes != kPanelCols / 2) return;
+    bytes = run.bytes;
+    ahead = s * run.tile_bytes + 2 * run.kp * 32;
+    lines_per_step = (run.kp * 32 / 64 + 7) / 8;
+  }
+  // Always inlined: GCC takes a function that only prefetches for one without effects, and drops its calls.
+  [[gnu::always_inline]] void ask(int step) const {
+    for (int64_t l = step * lines_per_step; l < (step + 1) * lines_per_step; ++l) prefetch_at(bytes, ahead + 64 * l);
   }
 };
 

@@ -390,7 +390,7 @@ void by_lanes_definition(const kernels::TileRun &run) {
 }
 
 // accumulate_int4_tiles_by_lanes against the scalar table's, and that against its definition: tile counts
-// from 1 to 67, depths below, on and above the 16-row blocks, ND and NZ rows, every offset/scale/
+// from 1 to 67, depths below, on and above the 8-row (AVX2) and 16-row blocks, ND and NZ rows, every offset/scale/
 // rounding mode, special and subnormal scales, an infinite offset, accumulators that do not start at zero.
 TEST_P(ByLanesKernels, MatchScalar) {
   const auto mine = isa_->matmul->accumulate_int4_tiles_by_lanes;
@@ -400,7 +400,7 @@ TEST_P(ByLanesKernels, MatchScalar) {
   constexpr int64_t kCols = kernels::kPanelCols;
   int round = 0;
   for (int64_t tiles : {1, 2, 3, 67}) {
-    for (int64_t kp : {1, 15, 16, 17, 31, 63, 64, 65, 97, 127, 128}) {
+    for (int64_t kp : {1, 7, 8, 9, 15, 16, 17, 31, 63, 64, 65, 97, 127, 128}) {
       if (tiles > 3 && kp != 17 && kp != 128) continue;  // many tiles: a few depths (ASan's time)
       for (int64_t rows : {1, 2, 3}) {
         for (bool nz : {false, true}) {
