@@ -454,15 +454,17 @@ struct Plan {
   // Tiles [0, count) of a group, all decoded straight from their stored values, over panel rows
   // [k0, k0 + rows) with x's rows widened in xs (row stride kPanelRows), cut where the scale group changes:
   // kSegmentRows rows of each tile in turn (the kernels prefetch the weight rows ahead), an INT4 weight's
-  // in one accumulate_int4_tiles call a cut (or by lanes, for one row of x and an NZ weight).
+  // in one accumulate_int4_tiles call a cut (or by lanes, for one row of x and an NZ weight, or ND where the
+  // table takes it).
   void accumulate_direct(TileGroup &tg, int64_t k0, int64_t rows, int64_t x_rows, int64_t j_first, int64_t count,
                          const float *xs) const {
     // One tile has nothing to interleave.
     const int64_t segment = count == 1 ? rows : kSegmentRows;
     thread_local std::vector<uint8_t> tile_scratch;
     // One row of x and a FRACTAL_NZ weight: the sums by lanes, where the table has that order (each value
-    // looked up). On ND rows it measured slower than the steps in order of k.
-    const auto by_lanes = x_rows == 1 && weight.nz ? isa->matmul->accumulate_int4_tiles_by_lanes : nullptr;
+    // looked up); ND rows too where the table says so (by_lanes_on_nd).
+    const bool lanes_fit = weight.nz || isa->matmul->by_lanes_on_nd;
+    const auto by_lanes = x_rows == 1 && lanes_fit ? isa->matmul->accumulate_int4_tiles_by_lanes : nullptr;
     if (weight.int4) tile_scratch.resize(static_cast<size_t>(count * kernels::kTileScratchBytes));
     for (int64_t r0 = k0, r1 = k0; r0 < k0 + rows; r0 = r1) {
       const int64_t g = group_rows > 0 ? r0 / group_rows : 0;

@@ -46,6 +46,7 @@ const MatmulKernels matmul_avx2{dequant_row_avx2,
                                 multiply_add_int4_x86<Avx2>,
                                 accumulate_int8_avx2,
                                 accumulate_int4_tiles_in_steps<accumulate_int4_avx2>,
-                                accumulate_int4_tiles_by_lanes_avx2};
+                                accumulate_int4_tiles_by_lanes_avx2,
+                                true};
 
 }  // namespace int4pack::kernels

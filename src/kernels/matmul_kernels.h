@@ -91,6 +91,9 @@ struct MatmulKernels {
   // takes it for one row of x and a FRACTAL_NZ weight. Null in a table without one (the engine then takes
   // accumulate_int4_tiles).
   void (*accumulate_int4_tiles_by_lanes)(const TileRun &run);
+  // The engine takes accumulate_int4_tiles_by_lanes for ND rows as well: where it measured faster there
+  // (an ND tile's 16 rows lie far apart, which the lookup's gain must pay for).
+  bool by_lanes_on_nd = false;
 };
 
 // The sum of 16 lanes, halves first: lanes r and r + 8, then r + 4, r + 2 and r + 1 (a vector does each
