@@ -363,7 +363,8 @@ void BM_PairedBf16(benchmark::State &state, Case bf16) {
 }
 
 // Decode's compute floor: the kernel the decode runs (the active ISA's accumulate_int4_tiles; for one row
-// of x and an NZ weight its accumulate_int4_tiles_by_lanes, as the engine takes them), a scale
+// of x and an NZ weight, or ND where the table says by_lanes_on_nd, its accumulate_int4_tiles_by_lanes, as
+// the engine takes them), a scale
 // group of kFloorTiles neighbouring tiles a call, kSegment rows of each in turn) over as many weight rows as
 // the case has, but the same few rows again and again, which stay in L1: decode with its memory taken away.
 // The cold read pass over this floor is the most the kernel can give of the read pass on this host.
@@ -414,7 +415,7 @@ class DecodeFloor {
           acc_[static_cast<size_t>(t)].data(),
           c_.m * int4pack::kernels::kPanelCols,
           scratch_[static_cast<size_t>(t)].data()};
-      const auto step = nz && c_.m == 1 && mk.accumulate_int4_tiles_by_lanes != nullptr
+      const auto step = (nz || mk.by_lanes_on_nd) && c_.m == 1 && mk.accumulate_int4_tiles_by_lanes != nullptr
                             ? mk.accumulate_int4_tiles_by_lanes
                             : mk.accumulate_int4_tiles;
       for (int64_t i = calls * t / nt; i < calls * (t + 1) / nt; ++i) step(run);
