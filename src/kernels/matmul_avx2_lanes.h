@@ -6,7 +6,7 @@
 // 16-entry table. AVX2's one-instruction lookup in 16 entries is VPSHUFB, a byte from 16 in each 128-bit
 // half, so a column's table is kept as four byte planes (byte k of each of its 16 floats) and a float is
 // four lookups put together by two rounds of unpacking: 12 byte shuffles for 32 values, where two VPERMPS
-// lookups and a blend a vector cost twice as long on AMD Zen 3. A 128-bit half holds one column: each
+// lookups and a blend a vector took half as long again on AMD Zen 3. A 128-bit half holds one column: each
 // 16-row block of a tile is transposed by bytes (64 unpacks) so that half h of vector j holds byte 16h + j
 // of the 16 rows, the nibbles of columns 32h + 2j and 32h + 2j + 1. The unpacking leaves rows 4q .. 4q + 3
 // in vector q, which are the family's lane sums r = 4q + e: four accumulators a column pair.

@@ -390,7 +390,7 @@ void by_lanes_definition(const kernels::TileRun &run) {
 }
 
 // accumulate_int4_tiles_by_lanes against the scalar table's, and that against its definition: tile counts
-// from 1 to 67, depths below, on and above the 8-row (AVX2) and 16-row blocks, ND and NZ rows, every offset/scale/
+// from 1 to 67, depths below, on and above the 16-row blocks and their halves, ND and NZ rows, every offset/scale/
 // rounding mode, special and subnormal scales, an infinite offset, accumulators that do not start at zero.
 TEST_P(ByLanesKernels, MatchScalar) {
   const auto mine = isa_->matmul->accumulate_int4_tiles_by_lanes;
