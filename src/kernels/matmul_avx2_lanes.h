@@ -195,30 +195,24 @@ inline void accumulate_transposed_avx2(const __m256i (&blocks)[kAvx2LaneBlocks][
   }
 }
 
-// accumulate_int4_tiles_by_lanes: each tile's blocks transposed (the last rows padded with zero bytes, their
-// lanes masked off in the sums), then its tables and its sums for every row of x.
-inline void accumulate_int4_tiles_by_lanes_avx2(const TileRun &run) {
-  const int64_t full = run.kp / 16, count = (run.kp + 15) / 16;
-  alignas(32) __m256i blocks[kAvx2LaneBlocks][16];
-  alignas(32) __m256i tables[4 * kPanelCols / 2];
-  for (int64_t s = 0; s < run.tiles; ++s) {
-    const uint8_t *tile = run.bytes + s * run.tile_bytes;
-    for (int64_t b = 0; b < full; ++b) transpose_block_avx2(tile + 16 * b * run.row_bytes, run.row_bytes, blocks[b]);
-    if (count > full) {
-      alignas(32) uint8_t rest[16 * 32] = {};
-      for (int64_t t = 16 * full; t < run.kp; ++t)
-        std::memcpy(rest + (t - 16 * full) * 32, tile + t * run.row_bytes, 32);
-      transpose_block_avx2(rest, 32, blocks[full]);
-    }
-    lookup_tables(run.offset != nullptr ? run.offset + s * run.param_stride : nullptr,
-                  run.scale != nullptr ? run.scale + s * run.param_stride : nullptr, run.rounding, tables);
-    const NextRows next(run, s);
-    for (int64_t i = 0; i < run.rows; ++i) {
-      accumulate_transposed_avx2(blocks, run.kp, tables, run.x + i * run.x_stride,
-                                 run.acc + s * run.acc_stride + i * kPanelCols, next);
-    }
+// The AVX2 lanes of accumulate_tiles_by_lanes.
+struct Avx2Lanes {
+  static constexpr int64_t kBlockRows = 16;
+  using Blocks = __m256i[kAvx2LaneBlocks][16];
+  using Table = __m256i[4 * kPanelCols / 2];
+  static void transpose(const uint8_t *rows, int64_t row_bytes, __m256i *out) {
+    transpose_block_avx2(rows, row_bytes, out);
   }
-}
+  static void make_tables(const float *offset, const float *scale, Rounding r, __m256i *tables) {
+    lookup_tables(offset, scale, r, tables);
+  }
+  static void accumulate(const Blocks &blocks, int64_t kp, const __m256i *tables, const float *x, float *acc,
+                         const NextRows &next) {
+    accumulate_transposed_avx2(blocks, kp, tables, x, acc, next);
+  }
+};
+
+inline void accumulate_int4_tiles_by_lanes_avx2(const TileRun &run) { accumulate_tiles_by_lanes(Avx2Lanes{}, run); }
 
 }  // namespace
 }  // namespace int4pack::kernels

@@ -15,7 +15,6 @@
 #include <immintrin.h>
 
 #include <array>
-#include <cstring>
 
 #include "kernels/matmul_avx512_ops.h"
 #include "kernels/matmul_kernels.h"
@@ -216,31 +215,22 @@ inline void accumulate_transposed(const __m512i (&blocks)[kLaneBlocks][8], int64
   }
 }
 
-// accumulate_int4_tiles_by_lanes: each tile's blocks transposed (the last rows padded with zero bytes, their
-// lanes masked off in the sums), then its tables and its sums for every row of x.
-inline void accumulate_int4_tiles_by_lanes_avx512(const TileRun &run) {
-  const BlockTranspose transpose;
-  const int64_t full = run.kp / 16, count = (run.kp + 15) / 16;
-  alignas(64) __m512i blocks[kLaneBlocks][8];
-  alignas(64) float table[16 * kPanelCols];
-  for (int64_t s = 0; s < run.tiles; ++s) {
-    const uint8_t *tile = run.bytes + s * run.tile_bytes;
-    for (int64_t b = 0; b < full; ++b) transpose(tile + 16 * b * run.row_bytes, run.row_bytes, blocks[b]);
-    if (count > full) {
-      alignas(64) uint8_t rest[16 * 32] = {};
-      for (int64_t t = 16 * full; t < run.kp; ++t)
-        std::memcpy(rest + (t - 16 * full) * 32, tile + t * run.row_bytes, 32);
-      transpose(rest, 32, blocks[full]);
-    }
-    nibble_tables(run.offset != nullptr ? run.offset + s * run.param_stride : nullptr,
-                  run.scale != nullptr ? run.scale + s * run.param_stride : nullptr, run.rounding, table);
-    const NextRows next(run, s);
-    for (int64_t i = 0; i < run.rows; ++i) {
-      accumulate_transposed(blocks, run.kp, table, run.x + i * run.x_stride,
-                            run.acc + s * run.acc_stride + i * kPanelCols, next);
-    }
+// The AVX-512 lanes of accumulate_tiles_by_lanes.
+struct Avx512Lanes {
+  static constexpr int64_t kBlockRows = 16;
+  using Blocks = __m512i[kLaneBlocks][8];
+  using Table = float[16 * kPanelCols];
+  BlockTranspose transpose;
+  static void make_tables(const float *offset, const float *scale, Rounding r, float *table) {
+    nibble_tables(offset, scale, r, table);
   }
-}
+  static void accumulate(const Blocks &blocks, int64_t kp, const float *table, const float *x, float *acc,
+                         const NextRows &next) {
+    accumulate_transposed(blocks, kp, table, x, acc, next);
+  }
+};
+
+inline void accumulate_int4_tiles_by_lanes_avx512(const TileRun &run) { accumulate_tiles_by_lanes(Avx512Lanes{}, run); }
 
 }  // namespace
 }  // namespace int4pack::kernels

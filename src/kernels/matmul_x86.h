@@ -246,6 +246,36 @@ struct NextRows {
   }
 };
 
+// The walk of the by-lanes kernels (accumulate_int4_tiles_by_lanes), over an ISA's Lanes: each tile's
+// blocks of Lanes::kBlockRows rows transposed (the last rows padded with zero bytes, which Lanes masks off in
+// the sums), then its tables and its sums for every row of x. Lanes: Blocks and Table (the types of a tile's
+// transposed blocks and tables), transpose(rows, row_bytes, block), make_tables(offset, scale, rounding,
+// table) and accumulate(blocks, kp, table, x, acc, next).
+template <typename Lanes>
+inline void accumulate_tiles_by_lanes(const Lanes &lanes, const TileRun &run) {
+  constexpr int64_t kRows = Lanes::kBlockRows;
+  const int64_t full = run.kp / kRows, count = (run.kp + kRows - 1) / kRows;
+  alignas(64) typename Lanes::Blocks blocks;
+  alignas(64) typename Lanes::Table table;
+  for (int64_t s = 0; s < run.tiles; ++s) {
+    const uint8_t *tile = run.bytes + s * run.tile_bytes;
+    for (int64_t b = 0; b < full; ++b) lanes.transpose(tile + kRows * b * run.row_bytes, run.row_bytes, blocks[b]);
+    if (count > full) {
+      alignas(64) uint8_t rest[kRows * 32] = {};
+      for (int64_t t = kRows * full; t < run.kp; ++t)
+        std::memcpy(rest + (t - kRows * full) * 32, tile + t * run.row_bytes, 32);
+      lanes.transpose(rest, 32, blocks[full]);
+    }
+    lanes.make_tables(run.offset != nullptr ? run.offset + s * run.param_stride : nullptr,
+                      run.scale != nullptr ? run.scale + s * run.param_stride : nullptr, run.rounding, table);
+    const NextRows next(run, s);
+    for (int64_t i = 0; i < run.rows; ++i) {
+      lanes.accumulate(blocks, run.kp, table, run.x + i * run.x_stride, run.acc + s * run.acc_stride + i * kPanelCols,
+                       next);
+    }
+  }
+}
+
 // A decoded panel's rows of x come in groups of kRows from a widened x larger than L2 at prefill: four
 // rows' broadcasts are four streams of a line every 16 steps, which the hardware prefetcher brings from L3
 // too late. So each group asks for the next group's lines as it goes, a line of each of its rows every 16
