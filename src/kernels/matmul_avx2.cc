@@ -1,5 +1,6 @@
-// Matmul steps with AVX2, FMA and F16C: eight floats a vector, one row of x at a time (64 columns of
-// accumulators take 8 of the 16 registers).
+// Matmul steps with AVX2, FMA and F16C: eight floats a vector. A weight row decoded straight into registers
+// serves one row of x (64 columns of accumulators take 8 of the 16 registers); more rows go through a
+// decoded panel, 6 rows by 16 columns at a time (Avx2::kAccRows, kStripVectors).
 #include <immintrin.h>
 
 #include "kernels/matmul_avx2_lanes.h"
@@ -19,7 +20,7 @@ void dequant_int4_row_avx2(const uint8_t *bytes, const float *offset, const floa
 }
 
 void accumulate_avx2(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc) {
-  accumulate_x86<Avx2, 1>(x, x_stride, rows, w, kp, acc);
+  accumulate_x86<Avx2>(x, x_stride, rows, w, kp, acc);
 }
 
 void multiply_add_avx2(const float *x, const float *w, float *acc) { multiply_add_x86<Avx2>(x, w, acc); }
@@ -28,12 +29,12 @@ void multiply_add_avx2(const float *x, const float *w, float *acc) { multiply_ad
 // registers only just: more rows go through a decoded panel.
 void accumulate_int4_avx2(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
                           Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc) {
-  accumulate_fused_x86<Avx2, Int4Values<Avx2>, 1, 1>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
+  accumulate_fused_x86<Avx2, Int4Values<Avx2>, 1>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
 }
 
 void accumulate_int8_avx2(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
                           Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc) {
-  accumulate_fused_x86<Avx2, Int8Values<Avx2>, 1, 1>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
+  accumulate_fused_x86<Avx2, Int8Values<Avx2>, 1>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
 }
 
 }  // namespace

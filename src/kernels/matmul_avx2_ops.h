@@ -14,6 +14,10 @@ struct Avx2 {
   using V = __m256;
   using I = __m256i;
   static constexpr int64_t kLanes = 8;
+  // A decoded panel's blocking (accumulate_x86): 6 rows of x by 2 vectors, 12 accumulators (enough to hide
+  // the FMA latency), the strip's 2 weight vectors and a broadcast in the 16 registers; 8 loads a 12 FMAs.
+  static constexpr int kAccRows = 6;
+  static constexpr int kStripVectors = 2;
   static V load(const float *p) { return _mm256_loadu_ps(p); }
   static void store(float *p, V v) { _mm256_storeu_ps(p, v); }
   static V set1(float f) { return _mm256_set1_ps(f); }

@@ -21,7 +21,7 @@ void dequant_int4_row_avx512(const uint8_t *bytes, const float *offset, const fl
 }
 
 void accumulate_avx512(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc) {
-  accumulate_x86<Avx512, 4>(x, x_stride, rows, w, kp, acc);
+  accumulate_x86<Avx512>(x, x_stride, rows, w, kp, acc);
 }
 
 void multiply_add_avx512(const float *x, const float *w, float *acc) { multiply_add_x86<Avx512>(x, w, acc); }
@@ -31,8 +31,7 @@ void accumulate_int4_avx512(const uint8_t *bytes, int64_t row_bytes, int64_t kp,
                             const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
                             float *acc) {
   if (accumulate_split<false>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc)) return;
-  accumulate_fused_x86<Avx512, Int4Values<Avx512>, 4, 4>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows,
-                                                         acc);
+  accumulate_fused_x86<Avx512, Int4Values<Avx512>, 4>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
 }
 
 void accumulate_int4_tiles_avx512(const TileRun &run) {
@@ -43,8 +42,7 @@ void accumulate_int8_avx512(const uint8_t *bytes, int64_t row_bytes, int64_t kp,
                             const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
                             float *acc) {
   if (accumulate_split<true>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc)) return;
-  accumulate_fused_x86<Avx512, Int8Values<Avx512>, 4, 4>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows,
-                                                         acc);
+  accumulate_fused_x86<Avx512, Int8Values<Avx512>, 4>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
 }
 
 }  // namespace

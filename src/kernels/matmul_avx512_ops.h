@@ -14,6 +14,9 @@ struct Avx512 {
   using V = __m512;
   using I = __m512i;
   static constexpr int64_t kLanes = 16;
+  // A decoded panel's blocking (accumulate_x86): 4 rows of x by the whole 64 columns, 16 accumulators.
+  static constexpr int kAccRows = 4;
+  static constexpr int kStripVectors = 4;
   static V load(const float *p) { return _mm512_loadu_ps(p); }
   static void store(float *p, V v) { _mm512_storeu_ps(p, v); }
   static V set1(float f) { return _mm512_set1_ps(f); }

@@ -119,8 +119,8 @@ template <bool kOffset>
 void accumulate_int4_half(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
                           const float *x, int64_t x_stride, int64_t rows, float *acc) {
   if (rows > 4) {
-    return accumulate_fused<Avx512, 4, 4>(HalfInt4Decoder<kOffset, NaturalColumns<Avx512>>(offset, scale), bytes,
-                                          row_bytes, kp, x, x_stride, rows, acc);
+    return accumulate_fused<Avx512, 4>(HalfInt4Decoder<kOffset, NaturalColumns<Avx512>>(offset, scale), bytes,
+                                       row_bytes, kp, x, x_stride, rows, acc);
   }
   accumulate_decoded_upto<Avx512, 4>(HalfInt4Decoder<kOffset, SplitColumns>(offset, scale), bytes, row_bytes, kp, x,
                                      x_stride, rows, acc);
@@ -130,8 +130,7 @@ void accumulate_int4_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, c
                           Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc) {
   if (accumulate_split<false>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc)) return;
   if (r != Rounding::kHalf || scale == nullptr) {  // the AVX-512 steps, past the split they would try again
-    accumulate_fused_x86<Avx512, Int4Values<Avx512>, 4, 4>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows,
-                                                           acc);
+    accumulate_fused_x86<Avx512, Int4Values<Avx512>, 4>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
   } else if (offset != nullptr) {
     accumulate_int4_half<true>(bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc);
   } else {
@@ -158,9 +157,9 @@ void accumulate_int8_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, c
   if (r != Rounding::kHalf || scale == nullptr) {
     avx512::accumulate_int8(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
   } else if (offset != nullptr) {
-    accumulate_fused<Avx512, 4, 4>(HalfInt8Decoder<true>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
+    accumulate_fused<Avx512, 4>(HalfInt8Decoder<true>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
   } else {
-    accumulate_fused<Avx512, 4, 4>(HalfInt8Decoder<false>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
+    accumulate_fused<Avx512, 4>(HalfInt8Decoder<false>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
   }
 }
 

@@ -152,9 +152,9 @@ inline bool accumulate_split_as(const uint8_t *bytes, int64_t row_bytes, int64_t
                                 const float *scale, const float *x, int64_t x_stride, int64_t rows, float *acc) {
   if (!split_rounding_is_exact<kR, kValueExp>(offset, scale)) return false;
   if (offset != nullptr) {
-    accumulate_fused<Avx512, 4, 4>(Decoder<kR, true>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
+    accumulate_fused<Avx512, 4>(Decoder<kR, true>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
   } else {
-    accumulate_fused<Avx512, 4, 4>(Decoder<kR, false>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
+    accumulate_fused<Avx512, 4>(Decoder<kR, false>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
   }
   return true;
 }

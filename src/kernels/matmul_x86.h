@@ -287,9 +287,9 @@ template <int kRows>
   }
 }
 
-// kRows rows of x times kp decoded weight rows, the accumulators held in registers throughout.
-// kFromWeight: the rows are stored weight rows, prefetched ahead (a decoded panel is in L1 already).
-template <typename Ops, int kRows, typename Decoder, bool kFromWeight = true>
+// kRows rows of x times kp decoded weight rows (prefetched ahead), the accumulators held in registers
+// throughout.
+template <typename Ops, int kRows, typename Decoder>
 inline void accumulate_decoded_rows(const Decoder &d, const uint8_t *bytes, int64_t row_bytes, int64_t kp,
                                     const float *x, int64_t x_stride, float *acc) {
   using V = typename Ops::V;
@@ -299,11 +299,7 @@ inline void accumulate_decoded_rows(const Decoder &d, const uint8_t *bytes, int6
   const WeightPrefetch prefetch(row_bytes);
   for (int64_t t = 0; t < kp; ++t) {
     V w[kVectors];
-    if constexpr (kFromWeight) {
-      prefetch.row(bytes, row_bytes, t);
-    } else if ((t & 15) == 0) {
-      prefetch_next_rows<kRows>(x, x_stride, t);
-    }
+    prefetch.row(bytes, row_bytes, t);
     d.decode(bytes + t * row_bytes, w);
     for (int i = 0; i < kRows; ++i) {
       const V xv = Ops::set1(x[i * x_stride + t]);
@@ -313,29 +309,66 @@ inline void accumulate_decoded_rows(const Decoder &d, const uint8_t *bytes, int6
   for (int i = 0; i < kRows; ++i) Decoder::store_acc(a[i], acc + i * kPanelCols);
 }
 
-// A decoded panel (kp x 64 floats) as a source of rows for accumulate_decoded_rows.
-template <typename Ops>
-struct PanelRows : NaturalColumns<Ops> {
-  void decode(const uint8_t *row, typename Ops::V *w) const {
-    const auto *f = reinterpret_cast<const float *>(row);
-    for (int64_t v = 0; v < kPanelCols / Ops::kLanes; ++v) w[v] = Ops::load(f + v * Ops::kLanes);
+// kRows rows of x times a strip of kStrip vectors of a decoded panel's columns (w and acc at the strip's
+// first column), the kRows x kStrip accumulators held in registers throughout.
+template <typename Ops, int kRows, int kStrip>
+inline void accumulate_strip(const float *x, int64_t x_stride, const float *w, int64_t kp, float *acc) {
+  using V = typename Ops::V;
+  V a[kRows][kStrip];
+  for (int i = 0; i < kRows; ++i) {
+    for (int v = 0; v < kStrip; ++v) a[i][v] = Ops::load(acc + i * kPanelCols + v * Ops::kLanes);
   }
-};
-
-// kRows rows of x at a time: kRows x 64 accumulators in registers, each weight row read once per kRows.
-template <typename Ops, int kRows>
-inline void accumulate_rows(const float *x, int64_t x_stride, const float *w, int64_t kp, float *acc) {
-  accumulate_decoded_rows<Ops, kRows, PanelRows<Ops>, false>(PanelRows<Ops>{}, reinterpret_cast<const uint8_t *>(w),
-                                                             kPanelCols * static_cast<int64_t>(sizeof(float)), kp, x,
-                                                             x_stride, acc);
+  constexpr int64_t kLine = 16;  // steps a line of each row of x lasts: the next rows' lines asked for once
+  for (int64_t t0 = 0; t0 < kp; t0 += kLine) {
+    prefetch_next_rows<kRows>(x, x_stride, t0);
+    const int64_t t1 = kp - t0 < kLine ? kp : t0 + kLine;
+    for (int64_t t = t0; t < t1; ++t) {
+      V wv[kStrip];
+      for (int v = 0; v < kStrip; ++v) wv[v] = Ops::load(w + t * kPanelCols + v * Ops::kLanes);
+      for (int i = 0; i < kRows; ++i) {
+        const V xv = Ops::set1(x[i * x_stride + t]);
+        for (int v = 0; v < kStrip; ++v) a[i][v] = Ops::fma(xv, wv[v], a[i][v]);
+      }
+    }
+  }
+  for (int i = 0; i < kRows; ++i) {
+    for (int v = 0; v < kStrip; ++v) Ops::store(acc + i * kPanelCols + v * Ops::kLanes, a[i][v]);
+  }
 }
 
-template <typename Ops, int kRows>
+// accumulate_strip for `rows` (< kRows) rows at once.
+template <typename Ops, int kRows, int kStrip>
+inline void accumulate_strip_upto(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp,
+                                  float *acc) {
+  if constexpr (kRows > 1) {
+    if (rows == kRows - 1) return accumulate_strip<Ops, kRows - 1, kStrip>(x, x_stride, w, kp, acc);
+    accumulate_strip_upto<Ops, kRows - 1, kStrip>(x, x_stride, rows, w, kp, acc);
+  }
+}
+
+// Rows of x a strip pass of accumulate_x86 takes: 48 rows of a panel's 128 floats (24 KiB) stay near while
+// every strip of the panel goes over them.
+inline constexpr int64_t kStripPassRows = 48;
+
+// The panel's columns in strips of Ops::kStripVectors vectors, Ops::kAccRows rows of x at a time: a strip's
+// accumulators and weight vectors fit the registers, and each weight vector loaded serves kAccRows rows.
+// The rows go in passes of kStripPassRows, each over every strip, so that x's rows are read from near.
+template <typename Ops>
 inline void accumulate_x86(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc) {
-  int64_t i = 0;
-  for (; i + kRows <= rows; i += kRows)
-    accumulate_rows<Ops, kRows>(x + i * x_stride, x_stride, w, kp, acc + i * kPanelCols);
-  for (; i < rows; ++i) accumulate_rows<Ops, 1>(x + i * x_stride, x_stride, w, kp, acc + i * kPanelCols);
+  constexpr int kRows = Ops::kAccRows, kStrip = Ops::kStripVectors;
+  constexpr int64_t kStripCols = kStrip * Ops::kLanes;
+  constexpr int64_t kPass = kStripPassRows / kRows * kRows;
+  static_assert(kPanelCols % kStripCols == 0, "strips cut the panel evenly");
+  for (int64_t i0 = 0; i0 < rows; i0 += kPass) {
+    const int64_t i1 = rows - i0 < kPass ? rows : i0 + kPass;
+    for (int64_t c = 0; c < kPanelCols; c += kStripCols) {
+      int64_t i = i0;
+      for (; i + kRows <= i1; i += kRows)
+        accumulate_strip<Ops, kRows, kStrip>(x + i * x_stride, x_stride, w + c, kp, acc + i * kPanelCols + c);
+      accumulate_strip_upto<Ops, kRows, kStrip>(x + i * x_stride, x_stride, i1 - i, w + c, kp,
+                                                acc + i * kPanelCols + c);
+    }
+  }
 }
 
 template <typename Ops, int kRows, typename Decoder>
@@ -369,8 +402,8 @@ inline void accumulate_tiles_kept(const TileRun &run) {
 }
 
 // accumulate_int4 / accumulate_int8 over a decoder: up to kFusedRows rows of x straight from the decoded
-// registers; more rows from a panel decoded once, kAccRows rows of x at a time.
-template <typename Ops, int kFusedRows, int kAccRows, typename Decoder>
+// registers; more rows from a panel decoded once (accumulate_x86).
+template <typename Ops, int kFusedRows, typename Decoder>
 inline void accumulate_fused(const Decoder &d, const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *x,
                              int64_t x_stride, int64_t rows, float *acc) {
   if (rows <= kFusedRows)
@@ -385,37 +418,37 @@ inline void accumulate_fused(const Decoder &d, const uint8_t *bytes, int64_t row
     d.decode(bytes + t * row_bytes, w);
     Decoder::store_acc(w, panel + t * kPanelCols);  // the panel in column order
   }
-  accumulate_x86<Ops, kAccRows>(x, x_stride, rows, panel, kp, acc);
+  accumulate_x86<Ops>(x, x_stride, rows, panel, kp, acc);
 }
 
-template <typename Ops, typename Values, int kFusedRows, int kAccRows, bool kOffset>
+template <typename Ops, typename Values, int kFusedRows, bool kOffset>
 inline void accumulate_fused_rounded(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
                                      const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
                                      float *acc) {
   if (r == Rounding::kHalf) {
     const RowDecoder<Ops, Values, kOffset, Rounding::kHalf> d(offset, scale);
-    return accumulate_fused<Ops, kFusedRows, kAccRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
+    return accumulate_fused<Ops, kFusedRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
   }
   const RowDecoder<Ops, Values, kOffset, Rounding::kBFloat16> d(offset, scale);
-  accumulate_fused<Ops, kFusedRows, kAccRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
+  accumulate_fused<Ops, kFusedRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
 }
 
 // accumulate_int4 (Values = Int4Values<Ops>) and accumulate_int8 (Int8Values<Ops>).
-template <typename Ops, typename Values, int kFusedRows, int kAccRows>
+template <typename Ops, typename Values, int kFusedRows>
 inline void accumulate_fused_x86(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
                                  const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
                                  float *acc) {
   if (scale == nullptr || r == Rounding::kNone) {  // the packed-scale mode: rare, through a panel
     alignas(64) float panel[kMaxFusedRows * kPanelCols];
     for (int64_t t = 0; t < kp; ++t) Values::dequant(bytes + t * row_bytes, offset, scale, r, panel + t * kPanelCols);
-    return accumulate_x86<Ops, kAccRows>(x, x_stride, rows, panel, kp, acc);
+    return accumulate_x86<Ops>(x, x_stride, rows, panel, kp, acc);
   }
   if (offset != nullptr) {
-    return accumulate_fused_rounded<Ops, Values, kFusedRows, kAccRows, true>(bytes, row_bytes, kp, offset, scale, r, x,
-                                                                             x_stride, rows, acc);
+    return accumulate_fused_rounded<Ops, Values, kFusedRows, true>(bytes, row_bytes, kp, offset, scale, r, x, x_stride,
+                                                                   rows, acc);
   }
-  accumulate_fused_rounded<Ops, Values, kFusedRows, kAccRows, false>(bytes, row_bytes, kp, offset, scale, r, x,
-                                                                     x_stride, rows, acc);
+  accumulate_fused_rounded<Ops, Values, kFusedRows, false>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows,
+                                                           acc);
 }
 
 // multiply_add_int4: each column's 64 values looked up in its 16-entry table (Ops::int4_lookup), then

@@ -153,10 +153,11 @@ TEST_P(FloatKernels, DequantInt4RowMatchesScalar) {
 }
 
 // Products of half / bfloat16 values are exact in float32, so every ISA's sums are the scalar's bit for bit.
+// Rows below, on and above each ISA's block of rows (4 on AVX-512, 6 on AVX2) and its passes of 48.
 TEST_P(FloatKernels, AccumulateMatchesScalar) {
   std::mt19937 gen(9);
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-  for (int64_t rows : {1, 2, 3, 4, 5, 8, 9, 31}) {
+  for (int64_t rows : {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 31, 47, 48, 49, 97}) {
     for (int64_t kp : {1, 2, 15, 16, 17, 64, 127, 128}) {
       for (bool bf16 : {false, true}) {
         const int64_t stride = 128 + 3;
@@ -186,7 +187,7 @@ void check_fused_step(FusedStep kernels::MatmulKernels::*step, const kernels::Is
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f), scales(1e-4f, 0.1f), offsets(-9.0f, 9.0f);
   const std::vector<float> specials = interesting_floats(0);
   int round = 0;
-  for (int64_t rows : {1, 2, 3, 4, 5, 8, 17, 32}) {
+  for (int64_t rows : {1, 2, 3, 4, 5, 6, 7, 8, 13, 17, 32, 49}) {
     for (int64_t kp : {1, 15, 16, 17, 64, 127, 128}) {
       for (int64_t row_bytes : {value_bytes, value_bytes + 96}) {
         ++round;
