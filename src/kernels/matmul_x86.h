@@ -310,9 +310,11 @@ inline void accumulate_decoded_rows(const Decoder &d, const uint8_t *bytes, int6
 }
 
 // kRows rows of x times a strip of kStrip vectors of a decoded panel's columns (w and acc at the strip's
-// first column), the kRows x kStrip accumulators held in registers throughout.
+// first column, w's rows w_stride floats apart), the kRows x kStrip accumulators held in registers
+// throughout.
 template <typename Ops, int kRows, int kStrip>
-inline void accumulate_strip(const float *x, int64_t x_stride, const float *w, int64_t kp, float *acc) {
+inline void accumulate_strip(const float *x, int64_t x_stride, const float *w, int64_t w_stride, int64_t kp,
+                             float *acc) {
   using V = typename Ops::V;
   V a[kRows][kStrip];
   for (int i = 0; i < kRows; ++i) {
@@ -324,7 +326,7 @@ inline void accumulate_strip(const float *x, int64_t x_stride, const float *w, i
     const int64_t t1 = kp - t0 < kLine ? kp : t0 + kLine;
     for (int64_t t = t0; t < t1; ++t) {
       V wv[kStrip];
-      for (int v = 0; v < kStrip; ++v) wv[v] = Ops::load(w + t * kPanelCols + v * Ops::kLanes);
+      for (int v = 0; v < kStrip; ++v) wv[v] = Ops::load(w + t * w_stride + v * Ops::kLanes);
       for (int i = 0; i < kRows; ++i) {
         const V xv = Ops::set1(x[i * x_stride + t]);
         for (int v = 0; v < kStrip; ++v) a[i][v] = Ops::fma(xv, wv[v], a[i][v]);
@@ -338,13 +340,17 @@ inline void accumulate_strip(const float *x, int64_t x_stride, const float *w, i
 
 // accumulate_strip for `rows` (< kRows) rows at once.
 template <typename Ops, int kRows, int kStrip>
-inline void accumulate_strip_upto(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp,
-                                  float *acc) {
+inline void accumulate_strip_upto(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t w_stride,
+                                  int64_t kp, float *acc) {
   if constexpr (kRows > 1) {
-    if (rows == kRows - 1) return accumulate_strip<Ops, kRows - 1, kStrip>(x, x_stride, w, kp, acc);
-    accumulate_strip_upto<Ops, kRows - 1, kStrip>(x, x_stride, rows, w, kp, acc);
+    if (rows == kRows - 1) return accumulate_strip<Ops, kRows - 1, kStrip>(x, x_stride, w, w_stride, kp, acc);
+    accumulate_strip_upto<Ops, kRows - 1, kStrip>(x, x_stride, rows, w, w_stride, kp, acc);
   }
 }
+
+// The row stride of a panel decoded for accumulate_x86: a strip's line of each row then falls in a set of
+// the cache of its own (a stride of 64 floats would put a strip's lines in a quarter of the sets).
+inline constexpr int64_t kPaddedPanelCols = kPanelCols + 16;
 
 // Rows of x a strip pass of accumulate_x86 takes: 48 rows of a panel's 128 floats (24 KiB) stay near while
 // every strip of the panel goes over them.
@@ -354,7 +360,8 @@ inline constexpr int64_t kStripPassRows = 48;
 // accumulators and weight vectors fit the registers, and each weight vector loaded serves kAccRows rows.
 // The rows go in passes of kStripPassRows, each over every strip, so that x's rows are read from near.
 template <typename Ops>
-inline void accumulate_x86(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc) {
+inline void accumulate_x86(const float *x, int64_t x_stride, int64_t rows, const float *w, int64_t kp, float *acc,
+                           int64_t w_stride = kPanelCols) {
   constexpr int kRows = Ops::kAccRows, kStrip = Ops::kStripVectors;
   constexpr int64_t kStripCols = kStrip * Ops::kLanes;
   constexpr int64_t kPass = kStripPassRows / kRows * kRows;
@@ -364,8 +371,8 @@ inline void accumulate_x86(const float *x, int64_t x_stride, int64_t rows, const
     for (int64_t c = 0; c < kPanelCols; c += kStripCols) {
       int64_t i = i0;
       for (; i + kRows <= i1; i += kRows)
-        accumulate_strip<Ops, kRows, kStrip>(x + i * x_stride, x_stride, w + c, kp, acc + i * kPanelCols + c);
-      accumulate_strip_upto<Ops, kRows, kStrip>(x + i * x_stride, x_stride, i1 - i, w + c, kp,
+        accumulate_strip<Ops, kRows, kStrip>(x + i * x_stride, x_stride, w + c, w_stride, kp, acc + i * kPanelCols + c);
+      accumulate_strip_upto<Ops, kRows, kStrip>(x + i * x_stride, x_stride, i1 - i, w + c, w_stride, kp,
                                                 acc + i * kPanelCols + c);
     }
   }
@@ -410,15 +417,15 @@ inline void accumulate_fused(const Decoder &d, const uint8_t *bytes, int64_t row
     return accumulate_decoded_upto<Ops, kFusedRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
   using V = typename Ops::V;
   constexpr int kVectors = static_cast<int>(kPanelCols / Ops::kLanes);
-  alignas(64) float panel[kMaxFusedRows * kPanelCols];
+  alignas(64) float panel[kMaxFusedRows * kPaddedPanelCols];
   const WeightPrefetch prefetch(row_bytes);
   for (int64_t t = 0; t < kp; ++t) {
     V w[kVectors];
     prefetch.row(bytes, row_bytes, t);
     d.decode(bytes + t * row_bytes, w);
-    Decoder::store_acc(w, panel + t * kPanelCols);  // the panel in column order
+    Decoder::store_acc(w, panel + t * kPaddedPanelCols);  // the panel in column order
   }
-  accumulate_x86<Ops>(x, x_stride, rows, panel, kp, acc);
+  accumulate_x86<Ops>(x, x_stride, rows, panel, kp, acc, kPaddedPanelCols);
 }
 
 template <typename Ops, typename Values, int kFusedRows, bool kOffset>
