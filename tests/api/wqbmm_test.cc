@@ -179,11 +179,11 @@ TEST_F(MatmulOutputModes, CannSampleScenariosGiveK) {
   }
 }
 
-// Large enough to be split over threads (tiles of 64 columns, rows when the tiles are few, and at decode
-// parts of k): the same bits with 1, 2, 3 and 7 threads, and again.
+// Large enough to be split over threads (tiles of 64 columns, rows when the tiles are few, at decode parts
+// of k, at prefill groups of tiles): the same bits with 1, 2, 3 and 7 threads, and again.
 TEST_F(MatmulOutputModes, EveryThreadCountGivesTheSameBits) {
   if (int4packGetIsa() == nullptr) GTEST_SKIP() << "INT4PACK_ISA is invalid in this run";
-  std::vector<MatmulCase> cases(7);
+  std::vector<MatmulCase> cases(9);
   cases[0].m = 1, cases[0].k = 1024, cases[0].n = 640;
   cases[1].m = 70, cases[1].k = 512, cases[1].n = 130, cases[1].mode = MatmulCase::kPerGroup, cases[1].group_size = 128;
   cases[1].offset = true;
@@ -198,6 +198,11 @@ TEST_F(MatmulOutputModes, EveryThreadCountGivesTheSameBits) {
   cases[5].group_size = 64, cases[5].bf16 = true, cases[5].bias = true;
   cases[6].m = 2, cases[6].k = 2176, cases[6].n = 130, cases[6].weight = WeightDtype::kInt8, cases[6].nz = true;
   cases[6].mode = MatmulCase::kPerGroup, cases[6].group_size = 64, cases[6].offset = true, cases[6].bf16 = true;
+  // Prefill with more column tiles than a group of them takes (NZ too), the last ND tile partial.
+  cases[7].m = 100, cases[7].k = 384, cases[7].n = 320, cases[7].nz = true, cases[7].mode = MatmulCase::kPerGroup;
+  cases[7].group_size = 128;
+  cases[8].m = 97, cases[8].k = 256, cases[8].n = 330, cases[8].mode = MatmulCase::kPerGroup;
+  cases[8].group_size = 64, cases[8].offset = true;
   for (MatmulCase &c : cases) {
     const reference::GoldenMatmul g = draw(c);
     std::vector<uint8_t> first;
