@@ -92,25 +92,11 @@ inline void lookup_tables_fixed(const float *offset, const float *scale, __m256i
   }
 }
 
-template <bool kOffset, bool kScale>
-inline void lookup_tables_rounded(const float *offset, const float *scale, Rounding r, __m256i *tables) {
-  switch (r) {
-    case Rounding::kHalf:
-      return lookup_tables_fixed<kOffset, kScale, Rounding::kHalf>(offset, scale, tables);
-    case Rounding::kBFloat16:
-      return lookup_tables_fixed<kOffset, kScale, Rounding::kBFloat16>(offset, scale, tables);
-    case Rounding::kNone:
-      return lookup_tables_fixed<kOffset, kScale, Rounding::kNone>(offset, scale, tables);
-  }
-}
-
 inline void lookup_tables(const float *offset, const float *scale, Rounding r, __m256i *tables) {
-  if (offset != nullptr) {
-    if (scale != nullptr) return lookup_tables_rounded<true, true>(offset, scale, r, tables);
-    return lookup_tables_rounded<true, false>(offset, scale, r, tables);
-  }
-  if (scale != nullptr) return lookup_tables_rounded<false, true>(offset, scale, r, tables);
-  lookup_tables_rounded<false, false>(offset, scale, r, tables);
+  with_modes(offset, scale, r, [&](auto has_offset, auto has_scale, auto rounding) {
+    lookup_tables_fixed<decltype(has_offset)::value, decltype(has_scale)::value, decltype(rounding)::value>(
+        offset, scale, tables);
+  });
 }
 
 constexpr int kAvx2LaneBlocks = static_cast<int>(kMaxFusedRows / 16);  // 16-row blocks of a run, at most

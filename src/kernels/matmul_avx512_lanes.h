@@ -128,29 +128,16 @@ inline void nibble_tables_scaled(const float *offset, const float *scale, float 
   nibble_tables_fixed<kOffset, true, kR>(offset, scale, table);
 }
 
-template <bool kOffset, bool kScale>
-inline void nibble_tables_rounded(const float *offset, const float *scale, Rounding r, float *table) {
-  if constexpr (kScale) {
-    if (r == Rounding::kHalf) return nibble_tables_scaled<kOffset, Rounding::kHalf>(offset, scale, table);
-    if (r == Rounding::kBFloat16) return nibble_tables_scaled<kOffset, Rounding::kBFloat16>(offset, scale, table);
-  }
-  switch (r) {
-    case Rounding::kHalf:
-      return nibble_tables_fixed<kOffset, kScale, Rounding::kHalf>(offset, scale, table);
-    case Rounding::kBFloat16:
-      return nibble_tables_fixed<kOffset, kScale, Rounding::kBFloat16>(offset, scale, table);
-    case Rounding::kNone:
-      return nibble_tables_fixed<kOffset, kScale, Rounding::kNone>(offset, scale, table);
-  }
-}
-
 inline void nibble_tables(const float *offset, const float *scale, Rounding r, float *table) {
-  if (offset != nullptr) {
-    if (scale != nullptr) return nibble_tables_rounded<true, true>(offset, scale, r, table);
-    return nibble_tables_rounded<true, false>(offset, scale, r, table);
-  }
-  if (scale != nullptr) return nibble_tables_rounded<false, true>(offset, scale, r, table);
-  nibble_tables_rounded<false, false>(offset, scale, r, table);
+  with_modes(offset, scale, r, [&](auto has_offset, auto has_scale, auto rounding) {
+    constexpr bool kOffset = decltype(has_offset)::value, kScale = decltype(has_scale)::value;
+    constexpr Rounding kR = decltype(rounding)::value;
+    if constexpr (kScale && kR != Rounding::kNone) {
+      nibble_tables_scaled<kOffset, kR>(offset, scale, table);
+    } else {
+      nibble_tables_fixed<kOffset, kScale, kR>(offset, scale, table);
+    }
+  });
 }
 
 // The by-lanes fold of 16 columns' lane vectors (col[j]: column j's 16 partial sums) into one vector of their

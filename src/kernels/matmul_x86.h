@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/matmul_kernels.h"
 
@@ -27,6 +28,28 @@ inline typename Ops::V round_to(typename Ops::V v, Rounding r) {
   return v;
 }
 
+// f(has_offset, has_scale, rounding) with each as a std::integral_constant: the one variant of a kernel's
+// step for this offset, scale and rounding, chosen at run time once.
+template <typename F>
+inline void with_modes(const float *offset, const float *scale, Rounding r, F &&f) {
+  const auto with_rounding = [&](auto has_offset, auto has_scale) {
+    switch (r) {
+      case Rounding::kHalf:
+        return f(has_offset, has_scale, std::integral_constant<Rounding, Rounding::kHalf>{});
+      case Rounding::kBFloat16:
+        return f(has_offset, has_scale, std::integral_constant<Rounding, Rounding::kBFloat16>{});
+      case Rounding::kNone:
+        return f(has_offset, has_scale, std::integral_constant<Rounding, Rounding::kNone>{});
+    }
+  };
+  if (offset != nullptr) {
+    if (scale != nullptr) return with_rounding(std::true_type{}, std::true_type{});
+    return with_rounding(std::true_type{}, std::false_type{});
+  }
+  if (scale != nullptr) return with_rounding(std::false_type{}, std::true_type{});
+  with_rounding(std::false_type{}, std::false_type{});
+}
+
 // One variant per (offset, scale, rounding), chosen once per row: no branch is left in the loop, which the
 // compiler then unrolls into independent chains (the conversions' latency, not their count, bounds it).
 template <typename Ops, bool kOffset, bool kScale, Rounding kRounding>
@@ -43,26 +66,12 @@ inline void dequant_row_fixed(const int8_t *q, const float *offset, const float 
   }
 }
 
-template <typename Ops, bool kOffset, bool kScale>
-inline void dequant_row_rounded(const int8_t *q, const float *offset, const float *scale, Rounding r, float *out) {
-  switch (r) {
-    case Rounding::kHalf:
-      return dequant_row_fixed<Ops, kOffset, kScale, Rounding::kHalf>(q, offset, scale, out);
-    case Rounding::kBFloat16:
-      return dequant_row_fixed<Ops, kOffset, kScale, Rounding::kBFloat16>(q, offset, scale, out);
-    case Rounding::kNone:
-      return dequant_row_fixed<Ops, kOffset, kScale, Rounding::kNone>(q, offset, scale, out);
-  }
-}
-
 template <typename Ops>
 inline void dequant_row_x86(const int8_t *q, const float *offset, const float *scale, Rounding r, float *out) {
-  if (offset != nullptr) {
-    if (scale != nullptr) return dequant_row_rounded<Ops, true, true>(q, offset, scale, r, out);
-    return dequant_row_rounded<Ops, true, false>(q, offset, scale, r, out);
-  }
-  if (scale != nullptr) return dequant_row_rounded<Ops, false, true>(q, offset, scale, r, out);
-  return dequant_row_rounded<Ops, false, false>(q, offset, scale, r, out);
+  with_modes(offset, scale, r, [&](auto has_offset, auto has_scale, auto rounding) {
+    dequant_row_fixed<Ops, decltype(has_offset)::value, decltype(has_scale)::value, decltype(rounding)::value>(
+        q, offset, scale, out);
+  });
 }
 
 // 32 bytes of packed int4 to 64 signed int8 values in column order (SSE2: every x86 table has it).
@@ -428,34 +437,25 @@ inline void accumulate_fused(const Decoder &d, const uint8_t *bytes, int64_t row
   accumulate_x86<Ops>(x, x_stride, rows, panel, kp, acc, kPaddedPanelCols);
 }
 
-template <typename Ops, typename Values, int kFusedRows, bool kOffset>
-inline void accumulate_fused_rounded(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
-                                     const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
-                                     float *acc) {
-  if (r == Rounding::kHalf) {
-    const RowDecoder<Ops, Values, kOffset, Rounding::kHalf> d(offset, scale);
-    return accumulate_fused<Ops, kFusedRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
-  }
-  const RowDecoder<Ops, Values, kOffset, Rounding::kBFloat16> d(offset, scale);
-  accumulate_fused<Ops, kFusedRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
-}
-
 // accumulate_int4 (Values = Int4Values<Ops>) and accumulate_int8 (Int8Values<Ops>).
 template <typename Ops, typename Values, int kFusedRows>
 inline void accumulate_fused_x86(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
                                  const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
                                  float *acc) {
   if (scale == nullptr || r == Rounding::kNone) {  // the packed-scale mode: rare, through a panel
-    alignas(64) float panel[kMaxFusedRows * kPanelCols];
-    for (int64_t t = 0; t < kp; ++t) Values::dequant(bytes + t * row_bytes, offset, scale, r, panel + t * kPanelCols);
-    return accumulate_x86<Ops>(x, x_stride, rows, panel, kp, acc);
+    alignas(64) float panel[kMaxFusedRows * kPaddedPanelCols];
+    for (int64_t t = 0; t < kp; ++t) {
+      Values::dequant(bytes + t * row_bytes, offset, scale, r, panel + t * kPaddedPanelCols);
+    }
+    return accumulate_x86<Ops>(x, x_stride, rows, panel, kp, acc, kPaddedPanelCols);
   }
-  if (offset != nullptr) {
-    return accumulate_fused_rounded<Ops, Values, kFusedRows, true>(bytes, row_bytes, kp, offset, scale, r, x, x_stride,
-                                                                   rows, acc);
-  }
-  accumulate_fused_rounded<Ops, Values, kFusedRows, false>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows,
-                                                           acc);
+  with_modes(offset, scale, r, [&](auto has_offset, auto has_scale, auto rounding) {
+    constexpr Rounding kR = decltype(rounding)::value;
+    if constexpr (decltype(has_scale)::value && kR != Rounding::kNone) {
+      const RowDecoder<Ops, Values, decltype(has_offset)::value, kR> d(offset, scale);
+      accumulate_fused<Ops, kFusedRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
+    }
+  });
 }
 
 // multiply_add_int4: each column's 64 values looked up in its 16-entry table (Ops::int4_lookup), then
