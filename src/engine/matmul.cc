@@ -51,6 +51,10 @@ constexpr int64_t kPartialBytes = int64_t{2} << 20;
 static_assert(kKPartRows % kPanelRows == 0, "k parts hold whole panels");
 static_assert(kPanelRows <= kernels::kMaxFusedRows, "the fused steps take at most kMaxFusedRows rows");
 
+// A row chunk of at most one block of x's rows is decode-sized: its tiles interleave short segments and k
+// may split into parts. Larger chunks are prefill's.
+bool decode_sized(int64_t chunk_rows) { return chunk_rows <= kRowBlock; }
+
 Result fail(ErrorKind kind, std::string message) {
   Result r;
   r.kind = kind;
@@ -462,7 +466,7 @@ struct Plan {
   void accumulate_direct(TileGroup &tg, int64_t k0, int64_t rows, int64_t x_rows, int64_t j_first, int64_t count,
                          const float *xs) const {
     // One tile has nothing to interleave; prefill's many rows of x take each tile's whole cut at once.
-    const int64_t segment = count == 1 || x_rows > kRowBlock ? rows : kSegmentRows;
+    const int64_t segment = count == 1 || !decode_sized(x_rows) ? rows : kSegmentRows;
     thread_local std::vector<uint8_t> tile_scratch;
     // One row of x and a FRACTAL_NZ weight: the sums by lanes, where the table has that order (each value
     // looked up); ND rows too where the table says so (by_lanes_on_nd).
@@ -608,7 +612,7 @@ struct Plan {
   // The rows of k each part takes when a decode-sized matmul splits k: a function of the shape alone, so
   // that every thread count sums in the same order. k itself when it does not split.
   int64_t k_part_rows(int64_t chunk_rows, bool dot) const {
-    if (dot || chunk_rows > kRowBlock) return k;
+    if (dot || !decode_sized(chunk_rows)) return k;
     const int64_t by_rows = k / kKPartRows;
     const int64_t by_bytes = kPartialBytes / (m * n * static_cast<int64_t>(sizeof(float)));
     const int64_t parts = std::min({kMaxKParts, by_rows, by_bytes});
@@ -782,30 +786,31 @@ Result weight_quant_matmul_with(const MatmulArgs &args, const Run &run) {
     // Decode-sized row chunks walk several tiles together (run_tiles), as many as their accumulators fit
     // kGroupAccBytes; prefill-sized ones kPrefillTilesTogether, for x's rows.
     const int64_t acc_tiles = kGroupAccBytes / (chunk_rows * kPanelCols * static_cast<int64_t>(sizeof(float)));
-    const bool dot = plan.transposed && plan.weight.int4 && chunk_rows <= kRowBlock;
+    const bool dot = plan.transposed && plan.weight.int4 && decode_sized(chunk_rows);
     // x's rows widened once (kept by the calling thread from call to call): for one block of them, and for
     // more while they fit kWideXBytes, rather than once for every tile and panel.
     thread_local std::vector<float> x_wide;
     const bool wide_fits = plan.m * plan.k * static_cast<int64_t>(sizeof(float)) <= kWideXBytes;
-    if ((chunk_rows <= kRowBlock || wide_fits) && !dot) {
+    if ((decode_sized(chunk_rows) || wide_fits) && !dot) {
       plan.widen_all_x(&x_wide, small ? 1 : threads);
       plan.x_wide = x_wide.data();
     }
     // A transposed weight's tiles share x's widened rows: a thread's whole run at once.
-    const int64_t together = dot                      ? tiles
-                             : chunk_rows > kRowBlock ? kPrefillTilesTogether
-                             : plan.weight.nz         ? kNzTilesTogether
-                                                      : std::max(kMinTilesTogether, acc_tiles);
+    const int64_t together = dot                         ? tiles
+                             : !decode_sized(chunk_rows) ? kPrefillTilesTogether
+                             : plan.weight.nz            ? kNzTilesTogether
+                                                         : std::max(kMinTilesTogether, acc_tiles);
     // Each thread's run of (part, tile) units: an ND weight's in (part, tile) order, so that with k split a
     // thread reads whole weight rows of its parts instead of a thin slice of every row, which many threads
-    // would cut short; an NZ weight's at decode in (tile, part) order, since a tile's parts lie one after another and
-    // a run of them is one stream of consecutive bytes (which the kernels prefetch across the parts' edges).
+    // would cut short; an NZ weight's at decode in (tile, part) order, since a tile's parts lie one after
+    // another and a run of them is one stream of consecutive bytes (which the kernels prefetch across the
+    // parts' edges).
     const int64_t part_rows = plan.k_part_rows(chunk_rows, dot);
     const int64_t parts = (plan.k + part_rows - 1) / part_rows;
     std::vector<float> partials(parts > 1 ? static_cast<size_t>(parts * plan.m * plan.n) : 0);
     std::vector<std::atomic<int64_t>> parts_done(parts > 1 ? static_cast<size_t>(col_tiles) : 0);
     const int64_t units = parts * tiles;
-    const bool tile_major = plan.weight.nz && !dot && chunk_rows <= kRowBlock;
+    const bool tile_major = plan.weight.nz && !dot && decode_sized(chunk_rows);
     const int run_threads = small ? 1 : static_cast<int>(std::min<int64_t>(threads, units));
     engine::run_parts(run_threads, run_threads, [&](int part) {
       const int64_t last = units * (part + 1) / run_threads;
