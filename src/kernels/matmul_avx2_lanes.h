@@ -168,7 +168,7 @@ inline void accumulate_transposed_avx2(const __m256i (&blocks)[kAvx2LaneBlocks][
   const int full = static_cast<int>(kp / 16), count = static_cast<int>((kp + 15) / 16);
   const PartialBlock partial(kp, x);
   for (int j = 0; j < 16; j += 2) {
-    next.ask(j / 2);
+    next.ask(j / 2, 0, 1);
     __m256 v[4];
     for (int i = 0; i < 2; ++i) {
       v[2 * i] = pair_sums<0>(blocks, j + i, full, count, tables + 4 * (2 * (j + i)), x, partial);

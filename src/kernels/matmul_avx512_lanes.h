@@ -171,7 +171,7 @@ inline __m512 fold_sixteen(const __m512 *col) {
 constexpr int kLaneBlocks = static_cast<int>(kMaxFusedRows / 16);  // 16-row blocks of a run, at most
 
 // One tile's transposed blocks, one row of x: acc[c] += fold of column c's 16 lane sums over rows [0, kp).
-// Each of its eight steps asks for its share of the tile's next rows.
+// Each of its eight steps asks for its share of the tile's next rows, a line a block.
 inline void accumulate_transposed(const __m512i (&blocks)[kLaneBlocks][8], int64_t kp, const float *table,
                                   const float *x, float *acc, const NextRows &next) {
   const int full = static_cast<int>(kp / 16), count = static_cast<int>((kp + 15) / 16);
@@ -181,13 +181,13 @@ inline void accumulate_transposed(const __m512i (&blocks)[kLaneBlocks][8], int64
     __m512 lanes[16];
     for (int half = 0; half < 2; ++half) {
       const int d = 2 * q + half;
-      next.ask(d);
       __m512 t[8], a[8];
       for (int u = 0; u < 8; ++u) {
         t[u] = _mm512_loadu_ps(table + 16 * (8 * d + u));
         a[u] = _mm512_setzero_ps();
       }
       for (int b = 0; b < count; ++b) {
+        next.ask(d, b, count);
         const __m512i v = blocks[b][d];
         const __m512 xv = _mm512_maskz_loadu_ps(live[b], x + 16 * b);  // the last block's rows past kp: 0
         a[0] = _mm512_mask3_fmadd_ps(xv, _mm512_permutexvar_ps(v, t[0]), a[0], live[b]);

@@ -249,9 +249,12 @@ struct NextRows {
     ahead = s * run.tile_bytes + 2 * run.kp * 32;
     lines_per_step = (run.kp * 32 / 64 + 7) / 8;
   }
-  // Always inlined: GCC takes a function that only prefetches for one without effects, and drops its calls.
-  [[gnu::always_inline]] void ask(int step) const {
-    for (int64_t l = step * lines_per_step; l < (step + 1) * lines_per_step; ++l) prefetch_at(bytes, ahead + 64 * l);
+  // Lines first, first + stride, ... of a step's share: a kernel spreads a step's asks over its work, since
+  // a burst of them fills the core's line fill buffers and the core then waits at the prefetch. Always
+  // inlined: GCC takes a function that only prefetches for one without effects, and drops its calls.
+  [[gnu::always_inline]] void ask(int step, int64_t first, int64_t stride) const {
+    for (int64_t l = first; l < lines_per_step; l += stride)
+      prefetch_at(bytes, ahead + 64 * (step * lines_per_step + l));
   }
 };
 
