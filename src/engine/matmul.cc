@@ -505,30 +505,25 @@ struct Plan {
     }
   }
 
-  // accumulate_direct's rows [r0, r1) of an INT8 weight, one scale group, x's rows from xs.
+  // accumulate_direct's rows [r0, r1) of an INT8 weight, one scale group, x's rows from xs. An INT8 NZ
+  // tile's rows lie in two blocks of 32 columns, read in place (accumulate_int8_blocks).
   void accumulate_int8_direct(TileGroup &tg, int64_t r0, int64_t r1, int64_t segment, const float *xs, int64_t x_rows,
                               int64_t j_first, int64_t count) const {
-    // An INT8 NZ tile row lies in two blocks of 32 columns: copied side by side first (a cheap step beside
-    // the antiquantization).
-    const bool staged = weight.nz;
-    thread_local std::vector<uint8_t> stage;
-    if (staged) stage.resize(static_cast<size_t>(kPanelRows * kPanelCols));
+    const kernels::MatmulKernels &mk = *isa->matmul;
     for (int64_t a = r0; a < r1; a += segment) {
       const int64_t b = std::min(r1, a + segment);
       for (int64_t s = 0; s < count; ++s) {
         const int64_t j0 = j_first + s * kPanelCols;
-        const uint8_t *values = stored_row(a, j0);
-        if (staged) {
-          for (int64_t r = a; r < b; ++r) {
-            uint8_t *to = stage.data() + (r - a) * kPanelCols;
-            std::memcpy(to, int8_nz_row(r, j0), 32);
-            std::memcpy(to + 32, int8_nz_row(r, j0 + 32), 32);
-          }
-          values = stage.data();
+        const float *o = present(offset) ? tg.offset_row(s) : nullptr;
+        const float *sc = packed_scale ? nullptr : tg.scale_row(s);
+        const float *x = xs + (a - r0);
+        if (weight.nz) {
+          const uint8_t *first = int8_nz_row(a, j0);
+          mk.accumulate_int8_blocks(first, int8_nz_row(a, j0 + 32) - first, b - a, o, sc, rounding, x, kPanelRows,
+                                    x_rows, tg.tile(s));
+        } else {
+          mk.accumulate_int8(stored_row(a, j0), n, b - a, o, sc, rounding, x, kPanelRows, x_rows, tg.tile(s));
         }
-        isa->matmul->accumulate_int8(
-            values, staged ? kPanelCols : n, b - a, present(offset) ? tg.offset_row(s) : nullptr,
-            packed_scale ? nullptr : tg.scale_row(s), rounding, xs + (a - r0), kPanelRows, x_rows, tg.tile(s));
       }
     }
   }

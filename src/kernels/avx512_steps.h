@@ -40,13 +40,16 @@ void multiply_add_int4(const uint8_t *bytes, int64_t row_bytes, int64_t columns,
                        int64_t x_stride, int64_t rows, float *lanes);
 void accumulate_int8(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
                      Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc);
+void accumulate_int8_blocks(const uint8_t *bytes, int64_t second, int64_t kp, const float *offset, const float *scale,
+                            Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc);
 void accumulate_int4_tiles(const TileRun &run);
 void accumulate_int4_tiles_by_lanes(const TileRun &run);
 
 constexpr MatmulKernels matmul_table() {
   return {dequant_row,     dequant_int4_row,      accumulate,
           multiply_add,    accumulate_int4,       multiply_add_int4,
-          accumulate_int8, accumulate_int4_tiles, accumulate_int4_tiles_by_lanes};
+          accumulate_int8, accumulate_int4_tiles, accumulate_int4_tiles_by_lanes,
+          false,           accumulate_int8_blocks};
 }
 
 }  // namespace int4pack::kernels::avx512

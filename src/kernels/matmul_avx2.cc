@@ -37,6 +37,13 @@ void accumulate_int8_avx2(const uint8_t *bytes, int64_t row_bytes, int64_t kp, c
   accumulate_fused_x86<Avx2, Int8Values<Avx2>, 1>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
 }
 
+void accumulate_int8_blocks_avx2(const uint8_t *bytes, int64_t second, int64_t kp, const float *offset,
+                                 const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
+                                 float *acc) {
+  accumulate_fused_x86<Avx2, Int8Values<Avx2>, 1>(bytes, kInt8BlockRowBytes, kp, offset, scale, r, x, x_stride, rows,
+                                                  acc, second);
+}
+
 }  // namespace
 
 const MatmulKernels matmul_avx2{dequant_row_avx2,
@@ -48,6 +55,7 @@ const MatmulKernels matmul_avx2{dequant_row_avx2,
                                 accumulate_int8_avx2,
                                 accumulate_int4_tiles_in_steps<accumulate_int4_avx2>,
                                 accumulate_int4_tiles_by_lanes_avx2,
-                                true};
+                                true,
+                                accumulate_int8_blocks_avx2};
 
 }  // namespace int4pack::kernels

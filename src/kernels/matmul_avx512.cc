@@ -38,11 +38,13 @@ void accumulate_int4_tiles_avx512(const TileRun &run) {
   if (!accumulate_int4_tiles_split(run)) accumulate_int4_tiles_in_steps<accumulate_int4_avx512>(run);
 }
 
+// accumulate_int8, or with `second` (the second block's distance) accumulate_int8_blocks.
 void accumulate_int8_avx512(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
-                            const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
-                            float *acc) {
-  if (accumulate_split<true>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc)) return;
-  accumulate_fused_x86<Avx512, Int8Values<Avx512>, 4>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
+                            const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc,
+                            int64_t second = 0) {
+  if (accumulate_split<true>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc, second)) return;
+  accumulate_fused_x86<Avx512, Int8Values<Avx512>, 4>(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc,
+                                                      second);
 }
 
 }  // namespace
@@ -70,6 +72,10 @@ void multiply_add_int4(const uint8_t *bytes, int64_t row_bytes, int64_t columns,
 void accumulate_int8(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
                      Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc) {
   accumulate_int8_avx512(bytes, row_bytes, kp, offset, scale, r, x, x_stride, rows, acc);
+}
+void accumulate_int8_blocks(const uint8_t *bytes, int64_t second, int64_t kp, const float *offset, const float *scale,
+                            Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc) {
+  accumulate_int8_avx512(bytes, kInt8BlockRowBytes, kp, offset, scale, r, x, x_stride, rows, acc, second);
 }
 void accumulate_int4_tiles(const TileRun &run) { accumulate_int4_tiles_avx512(run); }
 void accumulate_int4_tiles_by_lanes(const TileRun &run) { accumulate_int4_tiles_by_lanes_avx512(run); }

@@ -93,11 +93,14 @@ struct HalfInt4Decoder : HalfSteps<kOffset, Columns> {
 template <bool kOffset>
 struct HalfInt8Decoder : HalfSteps<kOffset, NaturalColumns<Avx512>> {
   using HalfSteps<kOffset, NaturalColumns<Avx512>>::HalfSteps;
-  void decode(const uint8_t *bytes, __m512 *w) const {
-    for (int h = 0; h < 2; ++h) {
-      const __m512i words = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(bytes + 32 * h)));
-      this->antiquant(h, _mm512_castph_si512(_mm512_cvtepi16_ph(words)), w);
-    }
+  void decode(const uint8_t *bytes, __m512 *w) const { decode_halves(bytes, bytes + 32, w); }
+  void decode_halves(const uint8_t *first, const uint8_t *second, __m512 *w) const {
+    decode_half(0, first, w);
+    decode_half(1, second, w);
+  }
+  void decode_half(int h, const uint8_t *bytes, __m512 *w) const {
+    const __m512i words = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(bytes)));
+    this->antiquant(h, _mm512_castph_si512(_mm512_cvtepi16_ph(words)), w);
   }
 };
 
@@ -163,11 +166,33 @@ void accumulate_int8_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, c
   }
 }
 
+void accumulate_int8_blocks_fp16(const uint8_t *bytes, int64_t second, int64_t kp, const float *offset,
+                                 const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
+                                 float *acc) {
+  constexpr int64_t kRowBytes = kInt8BlockRowBytes;
+  if (r != Rounding::kHalf || scale == nullptr) {
+    avx512::accumulate_int8_blocks(bytes, second, kp, offset, scale, r, x, x_stride, rows, acc);
+  } else if (offset != nullptr) {
+    accumulate_int8_rows<Avx512, 4>(HalfInt8Decoder<true>(offset, scale), second, bytes, kRowBytes, kp, x, x_stride,
+                                    rows, acc);
+  } else {
+    accumulate_int8_rows<Avx512, 4>(HalfInt8Decoder<false>(offset, scale), second, bytes, kRowBytes, kp, x, x_stride,
+                                    rows, acc);
+  }
+}
+
 }  // namespace
 
-const MatmulKernels matmul_avx512fp16 = {
-    avx512::dequant_row,  dequant_int4_row_fp16,      avx512::accumulate,
-    avx512::multiply_add, accumulate_int4_fp16,       avx512::multiply_add_int4,
-    accumulate_int8_fp16, accumulate_int4_tiles_fp16, avx512::accumulate_int4_tiles_by_lanes};
+const MatmulKernels matmul_avx512fp16 = {avx512::dequant_row,
+                                         dequant_int4_row_fp16,
+                                         avx512::accumulate,
+                                         avx512::multiply_add,
+                                         accumulate_int4_fp16,
+                                         avx512::multiply_add_int4,
+                                         accumulate_int8_fp16,
+                                         accumulate_int4_tiles_fp16,
+                                         avx512::accumulate_int4_tiles_by_lanes,
+                                         false,
+                                         accumulate_int8_blocks_fp16};
 
 }  // namespace int4pack::kernels

@@ -8,6 +8,7 @@
 //   accumulate_int4  dequant_int4_row and accumulate in one, for the rows of an INT4 tile that share a
 //                 scale row: at decode the antiquantized values never leave the registers
 //   accumulate_int8  the same for the rows of an INT8 ND tile (64 int8 values a row)
+//   accumulate_int8_blocks  accumulate_int8 for an INT8 FRACTAL_NZ tile, whose rows lie in two blocks
 //   accumulate_int4_tiles  accumulate_int4 on neighbouring tiles in one call, each tile's scale and offset
 //                 prepared once for the whole walk (an ND weight's 16-row steps would redo it every step)
 //   accumulate_int4_tiles_by_lanes  the same sums taken as 16 interleaved partial sums, then folded: at
@@ -20,6 +21,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/isa_arch.h"
 
@@ -94,7 +96,17 @@ struct MatmulKernels {
   // The engine takes accumulate_int4_tiles_by_lanes for ND rows as well: where it measured faster there
   // (an ND tile's 16 rows lie far apart, which the lookup's gain must pay for).
   bool by_lanes_on_nd = false;
+  // accumulate_int8 over an INT8 FRACTAL_NZ tile's rows, which lie in two blocks of 32 columns: row t's
+  // first 32 values at bytes + 32 t, its last 32 at bytes + second + 32 t. The vector tables read both
+  // blocks' rows in place as the sums go (copying them side by side first waits on memory before the sums
+  // start); the others copy them (accumulate_int8_blocks_in_steps).
+  void (*accumulate_int8_blocks)(const uint8_t *bytes, int64_t second, int64_t kp, const float *offset,
+                                 const float *scale, Rounding rounding, const float *x, int64_t x_stride, int64_t rows,
+                                 float *acc) = nullptr;
 };
+
+// Bytes of an INT8 FRACTAL_NZ block's row (C0 = 32 values): accumulate_int8_blocks' rows' stride.
+inline constexpr int64_t kInt8BlockRowBytes = kPanelCols / 2;
 
 // The sum of 16 lanes, halves first: lanes r and r + 8, then r + 4, r + 2 and r + 1 (a vector does each
 // round at once).
@@ -156,6 +168,21 @@ void accumulate_int4_tiles_in_steps(const TileRun &run) {
   }
 }
 
+// accumulate_int8_blocks as its definition reads, over a table's own accumulate_int8: the rows copied side
+// by side.
+template <FusedStep kAccumulateInt8>
+void accumulate_int8_blocks_in_steps(const uint8_t *bytes, int64_t second, int64_t kp, const float *offset,
+                                     const float *scale, Rounding rounding, const float *x, int64_t x_stride,
+                                     int64_t rows, float *acc) {
+  alignas(64) uint8_t joined[kMaxFusedRows * kPanelCols];
+  for (int64_t t = 0; t < kp; ++t) {
+    std::memcpy(joined + t * kPanelCols, bytes + t * kInt8BlockRowBytes, kInt8BlockRowBytes);
+    std::memcpy(joined + t * kPanelCols + kInt8BlockRowBytes, bytes + second + t * kInt8BlockRowBytes,
+                kInt8BlockRowBytes);
+  }
+  kAccumulateInt8(joined, kPanelCols, kp, offset, scale, rounding, x, x_stride, rows, acc);
+}
+
 // accumulate_int4_tiles_by_lanes as its definition reads, over a table's own INT4 row step.
 template <RowStep kInt4Row>
 void accumulate_int4_tiles_by_lanes_in_steps(const TileRun &run) {
@@ -197,7 +224,9 @@ constexpr MatmulKernels kernels_in_steps() {
           multiply_add_int4_in_steps<kMultiplyAdd>,
           accumulate_in_steps<int8_row_step<kDequantRow>, kAccumulate>,
           accumulate_int4_tiles_in_steps<accumulate_in_steps<kInt4Row, kAccumulate>>,
-          nullptr};
+          nullptr,
+          false,
+          accumulate_int8_blocks_in_steps<accumulate_in_steps<int8_row_step<kDequantRow>, kAccumulate>>};
 }
 
 #define INT4PACK_ISA(name, arch, flags, requirement) INT4PACK_ON_##arch(extern const MatmulKernels matmul_##name;)

@@ -68,12 +68,13 @@ struct HalfColumns {
 };
 
 // acc[c] += x[t] * w[t][c] over t, for one row of x, each half of the columns straight from the registers.
+// second: bytes from a row's first half to its second (Values::kBytes, or an INT8 NZ tile's next block).
 template <typename Values, bool kOffset>
-void accumulate_one_row(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
-                        const float *x, float *acc) {
+void accumulate_one_row(const uint8_t *bytes, int64_t row_bytes, int64_t second, int64_t kp, const float *offset,
+                        const float *scale, const float *x, float *acc) {
   for (int64_t c0 = 0; c0 < kPanelCols; c0 += kHalfCols) {
     const HalfColumns<Values, kOffset> d(offset + c0, scale + c0);
-    const uint8_t *first = bytes + c0 / kHalfCols * Values::kBytes;
+    const uint8_t *first = bytes + c0 / kHalfCols * second;
     float32x4_t a[8];
     for (int v = 0; v < 8; ++v) a[v] = vld1q_f32(acc + c0 + 4 * v);
     for (int64_t t = 0; t < kp; ++t) {
@@ -88,21 +89,22 @@ void accumulate_one_row(const uint8_t *bytes, int64_t row_bytes, int64_t kp, con
 
 // One row of stored values antiquantized into out (64 floats).
 template <typename Values, bool kOffset>
-void dequant_half(const uint8_t *bytes, const float *offset, const float *scale, float *out) {
+void dequant_half(const uint8_t *bytes, const float *offset, const float *scale, float *out,
+                  int64_t second = Values::kBytes) {
   for (int64_t c0 = 0; c0 < kPanelCols; c0 += kHalfCols) {
     float32x4_t w[8];
-    HalfColumns<Values, kOffset>(offset + c0, scale + c0).decode(bytes + c0 / kHalfCols * Values::kBytes, w);
+    HalfColumns<Values, kOffset>(offset + c0, scale + c0).decode(bytes + c0 / kHalfCols * second, w);
     for (int v = 0; v < 8; ++v) vst1q_f32(out + c0 + 4 * v, w[v]);
   }
 }
 
 template <typename Values, bool kOffset>
 void accumulate_half(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset, const float *scale,
-                     const float *x, int64_t x_stride, int64_t rows, float *acc) {
-  if (rows == 1) return accumulate_one_row<Values, kOffset>(bytes, row_bytes, kp, offset, scale, x, acc);
+                     const float *x, int64_t x_stride, int64_t rows, float *acc, int64_t second = Values::kBytes) {
+  if (rows == 1) return accumulate_one_row<Values, kOffset>(bytes, row_bytes, second, kp, offset, scale, x, acc);
   alignas(64) float panel[kMaxFusedRows * kPanelCols];
   for (int64_t t = 0; t < kp; ++t)
-    dequant_half<Values, kOffset>(bytes + t * row_bytes, offset, scale, panel + t * kPanelCols);
+    dequant_half<Values, kOffset>(bytes + t * row_bytes, offset, scale, panel + t * kPanelCols, second);
   neon::accumulate(x, x_stride, rows, panel, kp, acc);
 }
 
@@ -124,6 +126,19 @@ void accumulate_fp16(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const 
   accumulate_half<Values, false>(bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc);
 }
 
+void accumulate_int8_blocks_fp16(const uint8_t *bytes, int64_t second, int64_t kp, const float *offset,
+                                 const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
+                                 float *acc) {
+  if (r != Rounding::kHalf || scale == nullptr) {
+    return matmul_neon.accumulate_int8_blocks(bytes, second, kp, offset, scale, r, x, x_stride, rows, acc);
+  }
+  if (offset != nullptr) {
+    return accumulate_half<Int8Halves, true>(bytes, kInt8BlockRowBytes, kp, offset, scale, x, x_stride, rows, acc,
+                                             second);
+  }
+  accumulate_half<Int8Halves, false>(bytes, kInt8BlockRowBytes, kp, offset, scale, x, x_stride, rows, acc, second);
+}
+
 }  // namespace
 
 const MatmulKernels matmul_neonfp16 = {neon::dequant_row,
@@ -134,6 +149,8 @@ const MatmulKernels matmul_neonfp16 = {neon::dequant_row,
                                        neon::multiply_add_int4,
                                        accumulate_fp16<Int8Halves>,
                                        accumulate_int4_tiles_in_steps<accumulate_fp16<Int4Halves>>,
-                                       nullptr};
+                                       nullptr,
+                                       false,
+                                       accumulate_int8_blocks_fp16};
 
 }  // namespace int4pack::kernels

@@ -140,21 +140,31 @@ struct SplitInt4Decoder : SplitSteps<kR, kOffset, SplitColumns, Columns> {
 template <Rounding kR, bool kOffset>
 struct SplitInt8Decoder : SplitSteps<kR, kOffset, NaturalColumns<Avx512>, NaturalColumns<Avx512>> {
   using SplitSteps<kR, kOffset, NaturalColumns<Avx512>, NaturalColumns<Avx512>>::SplitSteps;
-  void decode(const uint8_t *bytes, __m512 *w) const {
-    for (int v = 0; v < 4; ++v) w[v] = Avx512::from_int8(reinterpret_cast<const int8_t *>(bytes) + 16 * v);
+  void decode(const uint8_t *bytes, __m512 *w) const { decode_halves(bytes, bytes + 32, w); }
+  void decode_halves(const uint8_t *first, const uint8_t *second, __m512 *w) const {
+    Int8Values<Avx512>::to_float_halves(first, second, w);
     this->antiquant(w);
   }
 };
 
-// The fused steps over a split decoder for one rounding, if the row's scale and offset allow it.
+// The fused steps over a split decoder for one rounding, if the row's scale and offset allow it; int8 rows
+// (kValueExp 7) may lie in two blocks (`second`, accumulate_int8_rows).
 template <Rounding kR, int kValueExp, template <Rounding, bool> class Decoder>
 inline bool accumulate_split_as(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
-                                const float *scale, const float *x, int64_t x_stride, int64_t rows, float *acc) {
+                                const float *scale, const float *x, int64_t x_stride, int64_t rows, float *acc,
+                                int64_t second) {
   if (!split_rounding_is_exact<kR, kValueExp>(offset, scale)) return false;
+  const auto run = [&](const auto &d) {
+    if constexpr (kValueExp == 7) {
+      accumulate_int8_rows<Avx512, 4>(d, second, bytes, row_bytes, kp, x, x_stride, rows, acc);
+    } else {
+      accumulate_fused<Avx512, 4>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
+    }
+  };
   if (offset != nullptr) {
-    accumulate_fused<Avx512, 4>(Decoder<kR, true>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
+    run(Decoder<kR, true>(offset, scale));
   } else {
-    accumulate_fused<Avx512, 4>(Decoder<kR, false>(offset, scale), bytes, row_bytes, kp, x, x_stride, rows, acc);
+    run(Decoder<kR, false>(offset, scale));
   }
   return true;
 }
@@ -166,20 +176,20 @@ using SplitInt4 = SplitInt4Decoder<kR, kOffset>;
 // false, with nothing done, for any other row (the caller's own steps take it).
 template <bool kInt8>
 inline bool accumulate_split(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
-                             const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
-                             float *acc) {
+                             const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows, float *acc,
+                             int64_t second = 0) {
   constexpr int kValueExp = kInt8 ? 7 : 3;
   if (scale == nullptr || r == Rounding::kNone) return false;
   if constexpr (kInt8) {
     return r == Rounding::kHalf ? accumulate_split_as<Rounding::kHalf, kValueExp, SplitInt8Decoder>(
-                                      bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc)
+                                      bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc, second)
                                 : accumulate_split_as<Rounding::kBFloat16, kValueExp, SplitInt8Decoder>(
-                                      bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc);
+                                      bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc, second);
   } else {
     return r == Rounding::kHalf ? accumulate_split_as<Rounding::kHalf, kValueExp, SplitInt4>(
-                                      bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc)
+                                      bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc, 0)
                                 : accumulate_split_as<Rounding::kBFloat16, kValueExp, SplitInt4>(
-                                      bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc);
+                                      bytes, row_bytes, kp, offset, scale, x, x_stride, rows, acc, 0);
   }
 }
 

@@ -170,9 +170,14 @@ struct Int4Values {
 
 template <typename Ops>
 struct Int8Values {
-  static void to_float(const uint8_t *bytes, typename Ops::V *w) {
-    for (int64_t v = 0; v < kPanelCols / Ops::kLanes; ++v)
-      w[v] = Ops::from_int8(reinterpret_cast<const int8_t *>(bytes) + v * Ops::kLanes);
+  static void to_float(const uint8_t *bytes, typename Ops::V *w) { to_float_halves(bytes, bytes + kPanelCols / 2, w); }
+  // The row's first 32 values from `first`, its last 32 from `second` (an INT8 FRACTAL_NZ tile's two blocks).
+  static void to_float_halves(const uint8_t *first, const uint8_t *second, typename Ops::V *w) {
+    constexpr int64_t kHalf = kPanelCols / 2 / Ops::kLanes;
+    for (int64_t v = 0; v < kHalf; ++v) {
+      w[v] = Ops::from_int8(reinterpret_cast<const int8_t *>(first) + v * Ops::kLanes);
+      w[kHalf + v] = Ops::from_int8(reinterpret_cast<const int8_t *>(second) + v * Ops::kLanes);
+    }
   }
   static void dequant(const uint8_t *bytes, const float *offset, const float *scale, Rounding r, float *out) {
     dequant_row_x86<Ops>(reinterpret_cast<const int8_t *>(bytes), offset, scale, r, out);
@@ -201,6 +206,13 @@ struct RowDecoder : NaturalColumns<Ops> {
   }
   void decode(const uint8_t *bytes, V *w) const {
     Values::to_float(bytes, w);
+    antiquant(w);
+  }
+  void decode_halves(const uint8_t *first, const uint8_t *second, V *w) const {
+    Values::to_float_halves(first, second, w);
+    antiquant(w);
+  }
+  void antiquant(V *w) const {
     for (int v = 0; v < kVectors; ++v) {
       if constexpr (kOffset) w[v] = round(Ops::add(w[v], offset[v]));
       w[v] = round(Ops::mul(w[v], scale[v]));
@@ -440,15 +452,49 @@ inline void accumulate_fused(const Decoder &d, const uint8_t *bytes, int64_t row
   accumulate_x86<Ops>(x, x_stride, rows, panel, kp, acc, kPaddedPanelCols);
 }
 
-// accumulate_int4 (Values = Int4Values<Ops>) and accumulate_int8 (Int8Values<Ops>).
+// An int8 decoder (one with decode_halves) over the rows of accumulate_int8_blocks: row t's first 32 values
+// in one block, its last 32 `second` bytes on. accumulate_fused's prefetch asks for the first block's rows
+// (a stream of 32 bytes a row); each row asks for the second block's line as far ahead.
+template <typename Decoder>
+struct BlockPairRows : Decoder {
+  int64_t second;
+  BlockPairRows(const Decoder &d, int64_t second_block) : Decoder(d), second(second_block) {}
+  template <typename V>
+  void decode(const uint8_t *bytes, V *w) const {
+    prefetch_at(bytes, second + kStreamPrefetchBytes);
+    this->decode_halves(bytes, bytes + second, w);
+  }
+};
+
+// accumulate_fused over an int8 decoder, for accumulate_int8 (second 0: each row's 64 values at bytes +
+// t * row_bytes) or accumulate_int8_blocks (second: the second block's distance; rows kInt8BlockRowBytes
+// apart).
+template <typename Ops, int kFusedRows, typename Decoder>
+inline void accumulate_int8_rows(const Decoder &d, int64_t second, const uint8_t *bytes, int64_t row_bytes, int64_t kp,
+                                 const float *x, int64_t x_stride, int64_t rows, float *acc) {
+  if (second == 0) return accumulate_fused<Ops, kFusedRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
+  accumulate_fused<Ops, kFusedRows>(BlockPairRows<Decoder>(d, second), bytes, kInt8BlockRowBytes, kp, x, x_stride, rows,
+                                    acc);
+}
+
+// accumulate_int4 (Values = Int4Values<Ops>), accumulate_int8 (Int8Values<Ops>) and, with `second` (an
+// int8 row's second block, 0 for none), accumulate_int8_blocks.
 template <typename Ops, typename Values, int kFusedRows>
 inline void accumulate_fused_x86(const uint8_t *bytes, int64_t row_bytes, int64_t kp, const float *offset,
                                  const float *scale, Rounding r, const float *x, int64_t x_stride, int64_t rows,
-                                 float *acc) {
+                                 float *acc, int64_t second = 0) {
+  constexpr bool kInt8 = std::is_same_v<Values, Int8Values<Ops>>;
   if (scale == nullptr || r == Rounding::kNone) {  // the packed-scale mode: rare, through a panel
     alignas(64) float panel[kMaxFusedRows * kPaddedPanelCols];
     for (int64_t t = 0; t < kp; ++t) {
-      Values::dequant(bytes + t * row_bytes, offset, scale, r, panel + t * kPaddedPanelCols);
+      const uint8_t *row = bytes + t * row_bytes;
+      alignas(64) uint8_t joined[kPanelCols];
+      if (second != 0) {
+        std::memcpy(joined, row, kPanelCols / 2);
+        std::memcpy(joined + kPanelCols / 2, row + second, kPanelCols / 2);
+        row = joined;
+      }
+      Values::dequant(row, offset, scale, r, panel + t * kPaddedPanelCols);
     }
     return accumulate_x86<Ops>(x, x_stride, rows, panel, kp, acc, kPaddedPanelCols);
   }
@@ -456,7 +502,11 @@ inline void accumulate_fused_x86(const uint8_t *bytes, int64_t row_bytes, int64_
     constexpr Rounding kR = decltype(rounding)::value;
     if constexpr (decltype(has_scale)::value && kR != Rounding::kNone) {
       const RowDecoder<Ops, Values, decltype(has_offset)::value, kR> d(offset, scale);
-      accumulate_fused<Ops, kFusedRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
+      if constexpr (kInt8) {
+        accumulate_int8_rows<Ops, kFusedRows>(d, second, bytes, row_bytes, kp, x, x_stride, rows, acc);
+      } else {
+        accumulate_fused<Ops, kFusedRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
+      }
     }
   });
 }

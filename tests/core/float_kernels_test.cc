@@ -180,9 +180,11 @@ TEST_P(FloatKernels, AccumulateMatchesScalar) {
 // A fused step (accumulate_int4 or accumulate_int8) against the scalar one (its row step, then accumulate):
 // every row count the fused paths and the panel path take, weight rows apart as in ND and NZ, every
 // offset/scale/rounding mode, special scales included. value_bytes: a row's 64 stored values' bytes.
+// in_blocks: the table's accumulate_int8_blocks on the same rows laid out as an INT8 FRACTAL_NZ tile's two
+// blocks (the second right after the first, or further on at an odd distance), against the scalar step.
 using FusedStep = decltype(kernels::MatmulKernels::accumulate_int4);
 void check_fused_step(FusedStep kernels::MatmulKernels::*step, const kernels::Isa &isa, int64_t value_bytes,
-                      unsigned seed) {
+                      unsigned seed, bool in_blocks = false) {
   std::mt19937 gen(seed);
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f), scales(1e-4f, 0.1f), offsets(-9.0f, 9.0f);
   const std::vector<float> specials = interesting_floats(0);
@@ -249,7 +251,20 @@ void check_fused_step(FusedStep kernels::MatmulKernels::*step, const kernels::Is
               got[i] = subnormal_case >= 0 && c == subnormal_column ? 0.0f : unit(gen);
             }
             std::vector<float> want = got;
-            (isa.matmul->*step)(bytes.data(), row_bytes, kp, o, sc, rounding, x.data(), x_stride, rows, got.data());
+            if (in_blocks) {
+              const int64_t half = kernels::kInt8BlockRowBytes;
+              const int64_t second = row_bytes == value_bytes ? half * kp : half * kp + 544;
+              std::vector<uint8_t> blocks(static_cast<size_t>(second + half * kp));
+              for (int64_t t = 0; t < kp; ++t) {
+                std::memcpy(&blocks[static_cast<size_t>(half * t)], &bytes[static_cast<size_t>(t * row_bytes)], half);
+                std::memcpy(&blocks[static_cast<size_t>(second + half * t)],
+                            &bytes[static_cast<size_t>(t * row_bytes + half)], half);
+              }
+              isa.matmul->accumulate_int8_blocks(blocks.data(), second, kp, o, sc, rounding, x.data(), x_stride, rows,
+                                                 got.data());
+            } else {
+              (isa.matmul->*step)(bytes.data(), row_bytes, kp, o, sc, rounding, x.data(), x_stride, rows, got.data());
+            }
             (scalar_isa().matmul->*step)(bytes.data(), row_bytes, kp, o, sc, rounding, x.data(), x_stride, rows,
                                          want.data());
             for (size_t i = 0; i < got.size(); ++i) {
@@ -270,6 +285,10 @@ TEST_P(FloatKernels, AccumulateInt4MatchesScalar) {
 
 TEST_P(FloatKernels, AccumulateInt8MatchesScalar) {
   check_fused_step(&kernels::MatmulKernels::accumulate_int8, *isa_, kernels::kPanelCols, 13);
+}
+
+TEST_P(FloatKernels, AccumulateInt8BlocksMatchesScalar) {
+  check_fused_step(&kernels::MatmulKernels::accumulate_int8, *isa_, kernels::kPanelCols, 14, true);
 }
 
 // Accumulators of a run's tiles that do not start at zero, except (zero_column) column 7 of the last tile's,
