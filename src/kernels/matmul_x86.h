@@ -335,29 +335,35 @@ inline void accumulate_decoded_rows(const Decoder &d, const uint8_t *bytes, int6
 
 // kRows rows of x times a strip of kStrip vectors of a decoded panel's columns (w and acc at the strip's
 // first column, w's rows w_stride floats apart), the kRows x kStrip accumulators held in registers
-// throughout.
+// throughout. The loops over them are unrolled by pragma so that GCC replaces the array by registers: left
+// to itself it kept the array on the stack as well, written at entry and copied to acc at exit, which a
+// call of 16 steps (decode's segments) pays for in stores.
 template <typename Ops, int kRows, int kStrip>
 inline void accumulate_strip(const float *x, int64_t x_stride, const float *w, int64_t w_stride, int64_t kp,
                              float *acc) {
   using V = typename Ops::V;
   V a[kRows][kStrip];
+#pragma GCC unroll 16
   for (int i = 0; i < kRows; ++i) {
+#pragma GCC unroll 16
     for (int v = 0; v < kStrip; ++v) a[i][v] = Ops::load(acc + i * kPanelCols + v * Ops::kLanes);
   }
   constexpr int64_t kLine = 16;  // steps a line of each row of x lasts: the next rows' lines asked for once
-  for (int64_t t0 = 0; t0 < kp; t0 += kLine) {
-    prefetch_next_rows<kRows>(x, x_stride, t0);
-    const int64_t t1 = kp - t0 < kLine ? kp : t0 + kLine;
-    for (int64_t t = t0; t < t1; ++t) {
-      V wv[kStrip];
-      for (int v = 0; v < kStrip; ++v) wv[v] = Ops::load(w + t * w_stride + v * Ops::kLanes);
-      for (int i = 0; i < kRows; ++i) {
-        const V xv = Ops::set1(x[i * x_stride + t]);
-        for (int v = 0; v < kStrip; ++v) a[i][v] = Ops::fma(xv, wv[v], a[i][v]);
-      }
+  for (int64_t t = 0; t < kp; ++t) {
+    if (t % kLine == 0) prefetch_next_rows<kRows>(x, x_stride, t);
+    V wv[kStrip];
+#pragma GCC unroll 16
+    for (int v = 0; v < kStrip; ++v) wv[v] = Ops::load(w + t * w_stride + v * Ops::kLanes);
+#pragma GCC unroll 16
+    for (int i = 0; i < kRows; ++i) {
+      const V xv = Ops::set1(x[i * x_stride + t]);
+#pragma GCC unroll 16
+      for (int v = 0; v < kStrip; ++v) a[i][v] = Ops::fma(xv, wv[v], a[i][v]);
     }
   }
+#pragma GCC unroll 16
   for (int i = 0; i < kRows; ++i) {
+#pragma GCC unroll 16
     for (int v = 0; v < kStrip; ++v) Ops::store(acc + i * kPanelCols + v * Ops::kLanes, a[i][v]);
   }
 }
