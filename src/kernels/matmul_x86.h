@@ -472,15 +472,13 @@ struct BlockPairRows : Decoder {
   }
 };
 
-// accumulate_fused over an int8 decoder, for accumulate_int8 (second 0: each row's 64 values at bytes +
-// t * row_bytes) or accumulate_int8_blocks (second: the second block's distance; rows kInt8BlockRowBytes
-// apart).
+// accumulate_fused over an int8 decoder, rows row_bytes apart: for accumulate_int8 (second 0: each row's 64
+// values at bytes + t * row_bytes) or accumulate_int8_blocks (second: the second block's distance).
 template <typename Ops, int kFusedRows, typename Decoder>
 inline void accumulate_int8_rows(const Decoder &d, int64_t second, const uint8_t *bytes, int64_t row_bytes, int64_t kp,
                                  const float *x, int64_t x_stride, int64_t rows, float *acc) {
   if (second == 0) return accumulate_fused<Ops, kFusedRows>(d, bytes, row_bytes, kp, x, x_stride, rows, acc);
-  accumulate_fused<Ops, kFusedRows>(BlockPairRows<Decoder>(d, second), bytes, kInt8BlockRowBytes, kp, x, x_stride, rows,
-                                    acc);
+  accumulate_fused<Ops, kFusedRows>(BlockPairRows<Decoder>(d, second), bytes, row_bytes, kp, x, x_stride, rows, acc);
 }
 
 // accumulate_int4 (Values = Int4Values<Ops>), accumulate_int8 (Int8Values<Ops>) and, with `second` (an

@@ -181,7 +181,8 @@ TEST_P(FloatKernels, AccumulateMatchesScalar) {
 // every row count the fused paths and the panel path take, weight rows apart as in ND and NZ, every
 // offset/scale/rounding mode, special scales included. value_bytes: a row's 64 stored values' bytes.
 // in_blocks: the table's accumulate_int8_blocks on the same rows laid out as an INT8 FRACTAL_NZ tile's two
-// blocks (the second right after the first, or further on at an odd distance), against the scalar step.
+// blocks (the second right after the first, or 544 bytes further: not a whole number of lines), against the
+// scalar step.
 using FusedStep = decltype(kernels::MatmulKernels::accumulate_int4);
 void check_fused_step(FusedStep kernels::MatmulKernels::*step, const kernels::Isa &isa, int64_t value_bytes,
                       unsigned seed, bool in_blocks = false) {
