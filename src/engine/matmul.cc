@@ -42,6 +42,8 @@ constexpr int64_t kNzTilesTogether = 1;
 // then read from L2 by all but the first (measured 3-8% faster than one tile at a time, and than 8).
 constexpr int64_t kPrefillTilesTogether = 4;
 constexpr int64_t kPrefetchRows = 24;
+// A transposed weight's columns looked up between two asks for the next piece's lines (two columns a line).
+constexpr int64_t kTransposedColumnsAsked = 8;
 constexpr int64_t kSegmentRows = 16;  // rows of each tile of a group taken at a time at decode
 // Decode-sized matmuls also split k into parts of at least this many rows (a multiple of kPanelRows), at
 // most kMaxKParts, and with partial sums of at most kPartialBytes.
@@ -319,18 +321,15 @@ struct Plan {
   // The scales and offsets of output column j for the 64 values of k from i (per value, since a piece may
   // straddle groups) into scale_chunk / offset_chunk, unless *loaded says they are there already.
   void transposed_chunk_params(int64_t j, int64_t i, float *scale_chunk, float *offset_chunk, int64_t *loaded) const {
-    const auto group_of = [&](int64_t t) { return group_rows > 0 ? std::min(k - 1, i + t) / group_rows : 0; };
-    const int64_t g_first = group_of(0), g_last = group_of(kPanelCols - 1);
+    const auto group_of = [&](int64_t row) { return group_rows > 0 ? std::min(k - 1, row) / group_rows : 0; };
+    const int64_t g_first = group_of(i), g_last = group_of(i + kPanelCols - 1);
     if (g_first == g_last && *loaded == g_first) return;
-    for (int64_t t = 0; t < kPanelCols; ++t) {
-      const int64_t g = group_of(t);
-      if (t > 0 && g == group_of(t - 1)) {
-        scale_chunk[t] = scale_chunk[t - 1];
-        offset_chunk[t] = offset_chunk[t - 1];
-        continue;
-      }
-      if (!packed_scale) scale_chunk[t] = operand(scale, g, scale.cols == 1 ? 0 : j);
-      if (present(offset)) offset_chunk[t] = operand(offset, g, offset.cols == 1 ? 0 : j);
+    for (int64_t g = g_first, t = 0; g <= g_last; ++g) {  // each group's run of the piece at once
+      const int64_t end = g == g_last ? kPanelCols : (g + 1) * group_rows - i;
+      if (!packed_scale) std::fill(scale_chunk + t, scale_chunk + end, operand(scale, g, scale.cols == 1 ? 0 : j));
+      if (present(offset))
+        std::fill(offset_chunk + t, offset_chunk + end, operand(offset, g, offset.cols == 1 ? 0 : j));
+      t = end;
     }
     *loaded = g_first == g_last ? g_first : -2;
   }
@@ -411,13 +410,19 @@ struct Plan {
         }
       }
       if (by_table) tables_group = g;
-      if (weight.nz && i + kPanelCols < k) {  // the next piece's blocks lie far away: ask for them now
-        const uint8_t *next = transposed_int4_chunk(j0, i + kPanelCols);
-        for (int64_t b = 0; b < live * (kPanelCols / 2); b += 64) __builtin_prefetch(next + b);
-      }
-      if (by_table) {
-        mk.multiply_add_int4(transposed_int4_chunk(j0, i), row_bytes, live, tables.data(), x_nibble_order.data() + i,
-                             padded, rows, lanes.data());
+      // The next piece's blocks lie far away (FRACTAL_NZ): asked for a few lines at a time between the
+      // columns' lookups, since a burst of all of them fills the line fill buffers and the core waits there.
+      const uint8_t *next = weight.nz && i + kPanelCols < k ? transposed_int4_chunk(j0, i + kPanelCols) : nullptr;
+      const auto ask_next = [&](int64_t c0, int64_t c1) {
+        for (int64_t b = c0 * (kPanelCols / 2); next != nullptr && b < c1 * (kPanelCols / 2); b += 64)
+          __builtin_prefetch(next + b);
+      };
+      if (!by_table) ask_next(0, live);
+      for (int64_t c0 = 0; by_table && c0 < live; c0 += kTransposedColumnsAsked) {
+        const int64_t c1 = std::min(live, c0 + kTransposedColumnsAsked);
+        ask_next(c0, c1);
+        mk.multiply_add_int4(transposed_int4_chunk(j0 + c0, i), row_bytes, c1 - c0, tables.data() + 16 * c0,
+                             x_nibble_order.data() + i, padded, rows, lanes.data() + c0 * kPanelCols);
       }
     }
     sums.assign(static_cast<size_t>(rows * kPanelCols), 0.0f);
