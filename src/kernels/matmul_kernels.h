@@ -108,6 +108,13 @@ struct MatmulKernels {
 // Bytes of an INT8 FRACTAL_NZ block's row (C0 = 32 values): accumulate_int8_blocks' rows' stride.
 inline constexpr int64_t kInt8BlockRowBytes = kPanelCols / 2;
 
+// One row of accumulate_int8_blocks (its first 32 values at row, its last 32 `second` bytes on) as 64
+// values side by side, for the steps that take a row's values in one piece.
+inline void join_block_row(const uint8_t *row, int64_t second, uint8_t *out) {
+  std::memcpy(out, row, kInt8BlockRowBytes);
+  std::memcpy(out + kInt8BlockRowBytes, row + second, kInt8BlockRowBytes);
+}
+
 // The sum of 16 lanes, halves first: lanes r and r + 8, then r + 4, r + 2 and r + 1 (a vector does each
 // round at once).
 inline float fold_lanes(const float *p) {
@@ -175,11 +182,7 @@ void accumulate_int8_blocks_in_steps(const uint8_t *bytes, int64_t second, int64
                                      const float *scale, Rounding rounding, const float *x, int64_t x_stride,
                                      int64_t rows, float *acc) {
   alignas(64) uint8_t joined[kMaxFusedRows * kPanelCols];
-  for (int64_t t = 0; t < kp; ++t) {
-    std::memcpy(joined + t * kPanelCols, bytes + t * kInt8BlockRowBytes, kInt8BlockRowBytes);
-    std::memcpy(joined + t * kPanelCols + kInt8BlockRowBytes, bytes + second + t * kInt8BlockRowBytes,
-                kInt8BlockRowBytes);
-  }
+  for (int64_t t = 0; t < kp; ++t) join_block_row(bytes + t * kInt8BlockRowBytes, second, joined + t * kPanelCols);
   kAccumulateInt8(joined, kPanelCols, kp, offset, scale, rounding, x, x_stride, rows, acc);
 }
 

@@ -494,8 +494,7 @@ inline void accumulate_fused_x86(const uint8_t *bytes, int64_t row_bytes, int64_
       const uint8_t *row = bytes + t * row_bytes;
       alignas(64) uint8_t joined[kPanelCols];
       if (second != 0) {
-        std::memcpy(joined, row, kPanelCols / 2);
-        std::memcpy(joined + kPanelCols / 2, row + second, kPanelCols / 2);
+        join_block_row(row, second, joined);
         row = joined;
       }
       Values::dequant(row, offset, scale, r, panel + t * kPaddedPanelCols);
